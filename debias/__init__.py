@@ -1,0 +1,35 @@
+"""judge-debias: detect and correct bias in LLM-as-a-judge verdicts.
+
+Quickstart::
+
+    from debias import Debiaser, Item, judges
+    debiaser = Debiaser(judges.create("local"), detectors=["position", "bandwagon"])
+    result = debiaser.judge(Item(id="1", task="pairwise", instruction="...", candidates=["a", "b"]))
+"""
+
+from debias.judges import ChatJudge, FunctionJudge, JudgeRequest, ScriptedJudge, judges
+from debias.loop import Debiaser, decide
+from debias.runner import arun_batch, run_batch
+from debias.types import Finding, Item, Result, Round, Status, Usage, Verdict
+from debias.wrap import wrap
+
+__all__ = [
+    "ChatJudge",
+    "Debiaser",
+    "Finding",
+    "FunctionJudge",
+    "Item",
+    "JudgeRequest",
+    "Result",
+    "Round",
+    "ScriptedJudge",
+    "Status",
+    "Usage",
+    "Verdict",
+    "arun_batch",
+    "decide",
+    "judges",
+    "run_batch",
+    "wrap",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,164 @@
+"""Reading judged-item JSONL with line-numbered errors, and crash-safe result appending."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ValidationError
+
+from debias.errors import InputError
+from debias.types import Item
+
+
+def _field_of(err: dict[str, Any]) -> str:
+    return ".".join(str(p) for p in err.get("loc", ())) or "record"
+
+
+def validation_message(exc: ValidationError) -> tuple[str, str]:
+    """(field, message) of the first error of a pydantic ValidationError."""
+    err = exc.errors()[0]
+    field = _field_of(err)
+    msg = err.get("msg", str(exc)).removeprefix("Value error, ")
+    named = re.match(r"^([\w\[\].]+): (.*)$", msg, re.S)
+    if field == "record" and named:  # model-level checks name their field first
+        field, msg = named.group(1), named.group(2)
+    return field, msg
+
+
+def parse_item(line: str, line_no: int, source: str | None = None) -> Item:
+    """Parse one JSONL line into an :class:`Item`.
+
+    Raises:
+        InputError: Naming the line and the field that is wrong.
+    """
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON ({exc.msg} at column {exc.colno})", line=line_no,
+                         source=source) from None
+    if not isinstance(data, dict):
+        raise InputError(f"expected a JSON object, got {type(data).__name__}", line=line_no, source=source)
+    data.pop("result", None)
+    try:
+        return Item.model_validate(data)
+    except ValidationError as exc:
+        field, msg = validation_message(exc)
+        raise InputError(msg, line=line_no, field=field, source=source) from None
+
+
+def iter_items(path: str | Path, *, skip_invalid: bool = False,
+               errors: list[InputError] | None = None) -> Iterator[tuple[int, Item]]:
+    """Stream ``(line_number, item)`` from a JSONL file (blank lines ignored).
+
+    Args:
+        path: JSONL file.
+        skip_invalid: Report invalid lines into ``errors`` and continue instead of raising.
+        errors: Collects the errors of skipped lines.
+
+    Raises:
+        InputError: On the first invalid line unless ``skip_invalid``; also for duplicate ids.
+    """
+    source = str(path)
+    seen: set[str] = set()
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = parse_item(line, line_no, source)
+                if item.id in seen:
+                    raise InputError(f"duplicate id {item.id!r}", line=line_no, field="id", source=source)
+                seen.add(item.id)
+            except InputError as exc:
+                if not skip_invalid:
+                    raise
+                if errors is not None:
+                    errors.append(exc)
+                continue
+            yield line_no, item
+
+
+def repair_tail(path: str | Path) -> int:
+    """Cut a partial last line (left by a killed writer) off a JSONL file.
+
+    Returns:
+        Number of bytes removed.
+    """
+    p = Path(path)
+    if not p.exists() or p.stat().st_size == 0:
+        return 0
+    with open(p, "rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        pos = size
+        chunk = 4096
+        while pos > 0:
+            step = min(chunk, pos)
+            fh.seek(pos - step)
+            block = fh.read(step)
+            nl = block.rfind(b"\n")
+            if nl != -1:
+                keep = pos - step + nl + 1
+                if keep != size:
+                    fh.truncate(keep)
+                return size - keep
+            pos -= step
+        fh.truncate(0)
+        return size
+
+
+def finished_ids(path: str | Path) -> set[str]:
+    """Ids already present in an output JSONL (after repairing a partial last line)."""
+    p = Path(path)
+    if not p.exists():
+        return set()
+    repair_tail(p)
+    done: set[str] = set()
+    with open(p, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                done.add(str(json.loads(line)["id"]))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise InputError("output file has an unreadable record; move it away or fix it",
+                                 line=line_no, source=str(p)) from None
+    return done
+
+
+class JsonlAppender:
+    """Appends one JSON record per line, flushed as soon as it is written.
+
+    A process killed mid-run loses at most the record being written; :func:`finished_ids`
+    repairs the partial line on the next run.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        repair_tail(self.path)
+        self._fh: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, record: BaseModel | dict[str, Any]) -> None:
+        """Append and flush one record."""
+        line = record.model_dump_json() if isinstance(record, BaseModel) else json.dumps(record, ensure_ascii=False)
+        self._fh.write(line + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        """Close the file (fsync first)."""
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,14 @@
+"""Judges: the protocol, the registry, and the built-in adapters.
+
+Importing this package registers the built-in judge specs (``scripted``, ``local``, and
+litellm model strings as the default). Heavy dependencies are imported lazily.
+"""
+
+from debias.judges import scripted_factory as _scripted  # noqa: F401
+from debias.judges.base import Judge, JudgeRequest, judges
+from debias.judges.chat import ChatJudge
+from debias.judges.function import FunctionJudge
+from debias.judges.testing import ScriptedBackend, ScriptedJudge
+
+__all__ = ["ChatJudge", "FunctionJudge", "Judge", "JudgeRequest", "ScriptedBackend",
+           "ScriptedJudge", "judges"]

@@ -1,0 +1,213 @@
+"""The detector interface, probe specs, and the detector registry.
+
+A detector is pure: :meth:`Detector.plan` says which counterfactual probes it wants
+(re-judge with swapped order, without the cue, with rewritten candidates, ...), and
+:meth:`Detector.assess` turns the verdict plus the probe verdicts into a
+:class:`~debias.types.Finding`. The loop (sync or async) or the offline audit executes
+probes; offline, probes are answered from the item's recorded verdicts when one
+matches, and are missing (``None``) otherwise.
+
+Model-backed detectors (the reasoning detector) implement :class:`ModelDetector`
+instead and run after the cheap ones, as the cascade setting says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from debias.errors import ConfigError
+from debias.judges.base import JudgeRequest
+from debias.types import BiasType, Finding, Item, Round, Verdict
+
+Mode = Literal["live", "offline"]
+Policy = Literal["revise", "aggregate", "flag", "raise"]
+Cascade = Literal["always", "never", "on-signal"]
+POLICIES: tuple[str, ...] = ("revise", "aggregate", "flag", "raise")
+ENTRY_POINT_GROUP = "judge_debias.detectors"
+
+
+class ProbeSpec(BaseModel):
+    """A counterfactual re-judgement a detector asks for.
+
+    Attributes:
+        key: Name of the probe, unique per item and round (e.g. ``swap``, ``no_cue``,
+            ``rot1``); probes with the same key are made once.
+        order: Display order to use; None keeps the round's order.
+        with_cue: Show the cue; None keeps the round's setting.
+        candidates: Replacement candidate texts in original numbering (e.g. length
+            equalised); None keeps the item's.
+        rewrite: Name of a rewrite the configured rewriter must apply to the candidates
+            first (``equalize_length``, ``neutralize_tone``); the loop only runs such
+            probes when a rewriter is configured.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    order: list[int] | None = None
+    with_cue: bool | None = None
+    candidates: list[str] | None = None
+    rewrite: str | None = None
+
+    def apply(self, request: JudgeRequest) -> JudgeRequest:
+        """The probe's request derived from the round's request."""
+        item = request.item
+        if self.candidates is not None:
+            item = item.model_copy(update={"candidates": list(self.candidates)})
+        return request.variant(
+            item=item,
+            order=list(self.order) if self.order is not None else request.order,
+            with_cue=self.with_cue if self.with_cue is not None else request.with_cue,
+        )
+
+    def matches(self, verdict: Verdict, request: JudgeRequest) -> bool:
+        """Whether a recorded verdict answers this probe (offline mode)."""
+        if self.candidates is not None or self.rewrite is not None:
+            return False
+        order = self.order if self.order is not None else request.order
+        with_cue = self.with_cue if self.with_cue is not None else request.with_cue
+        return list(verdict.order) == list(order) and verdict.with_cue == with_cue
+
+
+class DetectContext(BaseModel):
+    """Everything a detector may look at.
+
+    Attributes:
+        item: The item (original numbering).
+        request: The request that produced ``verdict``.
+        verdict: The verdict under examination.
+        history: Earlier rounds of the loop (empty offline and in round 0).
+        mode: ``live`` (probes go to the judge) or ``offline`` (recorded verdicts only).
+        can_rewrite: Whether a rewriter model is configured for rewrite probes.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    item: Item
+    request: JudgeRequest
+    verdict: Verdict
+    history: list[Round] = Field(default_factory=list)
+    mode: Mode = "live"
+    can_rewrite: bool = False
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """A cheap detector: no model of its own, pure plan/assess."""
+
+    name: str
+    version: str
+    bias: BiasType
+    policy: Policy
+
+    def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
+        """Probes wanted for this verdict (may be empty; offline ones are looked up)."""
+        ...
+
+    def assess(self, ctx: DetectContext, probes: Mapping[str, Verdict | None]) -> Finding:
+        """Turn the verdict and probe verdicts (None = unavailable/failed) into a finding."""
+        ...
+
+
+@runtime_checkable
+class ModelDetector(Protocol):
+    """A detector backed by its own model (e.g. the reasoning-based detector)."""
+
+    name: str
+    version: str
+    bias: BiasType
+    policy: Policy
+    cascade: Cascade
+
+    def detect(self, ctx: DetectContext, findings: list[Finding]) -> Finding:
+        """Examine the verdict given the cheap detectors' findings."""
+        ...
+
+    async def adetect(self, ctx: DetectContext, findings: list[Finding]) -> Finding:
+        """Async variant of :meth:`detect`."""
+        ...
+
+
+AnyDetector = Detector | ModelDetector
+DetectorFactory = Callable[..., Any]
+
+
+class DetectorRegistry:
+    """Detector factories by name; third parties add theirs via the
+    ``judge_debias.detectors`` entry-point group (value: a factory callable)."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, DetectorFactory] = {}
+        self._loaded_entry_points = False
+
+    def register(self, name: str) -> Callable[[DetectorFactory], DetectorFactory]:
+        """Decorator registering a detector class or factory under ``name``."""
+
+        def deco(fn: DetectorFactory) -> DetectorFactory:
+            self._factories[name] = fn
+            return fn
+
+        return deco
+
+    def _load_entry_points(self) -> None:
+        if self._loaded_entry_points:
+            return
+        self._loaded_entry_points = True
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            self._factories.setdefault(ep.name, ep.load())
+
+    def names(self) -> list[str]:
+        """All registered names (built-in and entry points)."""
+        self._load_entry_points()
+        return sorted(self._factories)
+
+    def create(self, name: str, **options: Any) -> AnyDetector:
+        """Instantiate detector ``name`` with options (e.g. ``policy="flag"``)."""
+        self._load_entry_points()
+        if name not in self._factories:
+            raise ConfigError(f"unknown detector {name!r}; known: {', '.join(self.names())}")
+        policy = options.get("policy")
+        if policy is not None and policy not in POLICIES:
+            raise ConfigError(f"detector {name!r}: policy {policy!r} is not one of {POLICIES}")
+        return self._factories[name](**options)
+
+
+registry = DetectorRegistry()
+register_detector = registry.register
+
+
+def parse_detector_specs(spec: str | list[str] | None) -> list[AnyDetector]:
+    """Build detectors from ``"position,bandwagon:policy=flag"`` style specs."""
+    if spec is None:
+        return []
+    parts = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[AnyDetector] = []
+    for raw in parts:
+        raw = raw.strip()
+        if not raw:
+            continue
+        name, _, opts = raw.partition(":")
+        options: dict[str, Any] = {}
+        for kv in filter(None, opts.split(";")):
+            k, eq, v = kv.partition("=")
+            if not eq:
+                raise ConfigError(f"detector option {kv!r} in {raw!r} is not key=value")
+            options[k.strip()] = v.strip()
+        out.append(registry.create(name.strip(), **options))
+    return out
+
+
+def skipped(det: Any, reason: str) -> Finding:
+    """A ``skipped`` finding for detector ``det``."""
+    return Finding(detector=det.name, version=det.version, bias=det.bias, status="skipped",
+                   reason=reason, policy=det.policy)
+
+
+def errored(det: Any, exc: BaseException) -> Finding:
+    """An ``error`` finding for detector ``det``."""
+    return Finding(detector=det.name, version=det.version, bias=det.bias, status="error",
+                   reason=f"{type(exc).__name__}: {exc}", policy=det.policy)

@@ -1,0 +1,55 @@
+"""Running cheap detectors on recorded verdicts only (no model calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from debias.judges.base import JudgeRequest
+from debias.types import Finding, Item, Verdict
+from detectors.base import DetectContext, Detector, ProbeSpec, errored
+
+
+def lookup_probe(spec: ProbeSpec, request: JudgeRequest, recorded: Sequence[Verdict]) -> Verdict | None:
+    """The first recorded verdict that answers ``spec``, or None."""
+    for v in recorded:
+        if spec.matches(v, request):
+            return v
+    return None
+
+
+def request_for(item: Item, verdict: Verdict) -> JudgeRequest:
+    """The request that a recorded verdict answered."""
+    return JudgeRequest(item=item, order=list(verdict.order), with_cue=verdict.with_cue)
+
+
+def detect_offline(
+    item: Item,
+    verdict: Verdict,
+    detectors: Sequence[Detector],
+    *,
+    strict: bool = False,
+) -> list[Finding]:
+    """Run cheap detectors on ``verdict`` using the item's other recorded verdicts as probes.
+
+    Args:
+        item: The item; ``item.verdicts`` supplies probe answers.
+        verdict: The verdict under examination (usually ``item.verdicts[0]``).
+        detectors: Cheap detectors to run.
+        strict: Re-raise detector exceptions instead of recording error findings.
+
+    Returns:
+        One finding per detector, in order.
+    """
+    request = request_for(item, verdict)
+    ctx = DetectContext(item=item, request=request, verdict=verdict, mode="offline")
+    out: list[Finding] = []
+    for det in detectors:
+        try:
+            specs = det.plan(ctx)
+            probes = {s.key: lookup_probe(s, request, item.verdicts) for s in specs}
+            out.append(det.assess(ctx, probes))
+        except Exception as exc:
+            if strict:
+                raise
+            out.append(errored(det, exc))
+    return out

@@ -1,0 +1,122 @@
+"""Position bias: does the verdict follow the display slot rather than the content?
+
+Live, it re-asks the judge with the order swapped (pairwise) or cyclically rotated
+(multiple choice); offline it uses recorded verdicts in other orders. Aggregation
+averages the judge's preference distribution over orders when the judge exposes one;
+otherwise an inconsistent set of verdicts becomes a tie (never a coin flip).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from debias.ordering import reversed_order, to_slot
+from debias.types import Evidence, Finding, Verdict
+from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
+
+
+def _rotations(order: list[int], k: int) -> list[int]:
+    return order[k:] + order[:k]
+
+
+@register_detector("position")
+class PositionDetector:
+    """Counterfactual order probe for pairwise and multiple-choice verdicts.
+
+    Args:
+        policy: On-bias policy (default ``revise``; ``aggregate`` skips the re-ask).
+        max_orders: For multiple choice, how many cyclic rotations to probe besides the
+            original (default: all n-1).
+    """
+
+    name = "position"
+    version = "1"
+    bias = "position"
+
+    def __init__(self, policy: Policy = "revise", max_orders: int | str | None = None) -> None:
+        self.policy = policy
+        self.max_orders = int(max_orders) if max_orders is not None else None
+
+    def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
+        item = ctx.item
+        if item.task == "score":
+            return []
+        order = list(ctx.request.order)
+        if item.task == "pairwise":
+            return [ProbeSpec(key="swap", order=[order[i] for i in reversed_order(2)])]
+        rotations = [_rotations(order, k) for k in range(1, item.n)]
+        if self.max_orders is not None:
+            rotations = rotations[: self.max_orders]
+        return [ProbeSpec(key=f"rot{k + 1}", order=r) for k, r in enumerate(rotations)]
+
+    def assess(self, ctx: DetectContext, probes: Mapping[str, Verdict | None]) -> Finding:
+        if ctx.item.task == "score":
+            return skipped(self, "score task has no candidate order")
+        others = [v for v in probes.values() if v is not None]
+        if not others:
+            return skipped(self, "no verdict in another display order")
+        verdicts = [ctx.verdict, *others]
+        decisions = [None if v.tie else v.choice for v in verdicts]
+        slots = [None if v.choice is None else to_slot(v.order, v.choice) for v in verdicts]
+        consistent = len(set(decisions)) == 1
+        same_slot = len(set(slots)) == 1 and slots[0] is not None
+        evidence = Evidence(
+            compared="the same candidates judged in different display orders",
+            values={
+                "orders": [v.order for v in verdicts],
+                "choices": decisions,
+                "slots": slots,
+                "consistent": consistent,
+            },
+            probes=[k for k, v in probes.items() if v is not None],
+        )
+        if consistent:
+            return Finding(detector=self.name, version=self.version, bias="position",
+                           detected=False, confidence=0.9, evidence=evidence,
+                           policy=self.policy)
+        n_orders = len(verdicts)
+        if same_slot:
+            analysis = (
+                f"Across {n_orders} display orders of the same candidates, your decision always "
+                f"went to the candidate shown in position {slots[0] + 1}, so it changed whenever "
+                "the candidates moved. The decision followed the display position, not the "
+                "content. Judge each candidate on its merits, independent of where it appears."
+            )
+        else:
+            analysis = (
+                f"Across {n_orders} display orders of the same candidates your decision changed "
+                "(it picked different candidates depending on the order). A content-based "
+                "judgement should not depend on the order. Compare the candidates carefully "
+                "on their merits and decide independently of their positions."
+            )
+        return Finding(
+            detector=self.name, version=self.version, bias="position", detected=True,
+            confidence=0.95 if same_slot else 0.75, evidence=evidence, analysis=analysis,
+            policy=self.policy, suggested=aggregate_orders(verdicts),
+        )
+
+
+def aggregate_orders(verdicts: list[Verdict]) -> Verdict:
+    """Combine verdicts of the same item in several orders into one.
+
+    With preference distributions on every verdict, average them (in original
+    numbering) and take the argmax; otherwise take a strict majority, or a tie.
+    """
+    n = len(verdicts[0].order)
+    base = verdicts[0]
+    if all(v.probs is not None and len(v.probs) == n for v in verdicts):
+        avg = [sum(v.probs[i] for v in verdicts) / len(verdicts) for i in range(n)]  # type: ignore[index]
+        best = max(range(n), key=lambda i: avg[i])
+        tied = sum(1 for p in avg if abs(p - avg[best]) < 1e-9) > 1
+        return Verdict(judge=base.judge, order=list(range(n)), choice=None if tied else best,
+                       probs=avg, confidence=avg[best], tie=tied, with_cue=base.with_cue,
+                       raw="aggregate: mean preference over display orders")
+    counts = Counter(v.choice for v in verdicts if not v.tie and v.choice is not None)
+    top = counts.most_common(2)
+    if top and top[0][1] * 2 > len(verdicts):
+        return Verdict(judge=base.judge, order=list(range(n)), choice=top[0][0],
+                       confidence=top[0][1] / len(verdicts), with_cue=base.with_cue,
+                       raw="aggregate: majority over display orders")
+    return Verdict(judge=base.judge, order=list(range(n)), choice=None, tie=True,
+                   with_cue=base.with_cue, raw="aggregate: inconsistent across orders -> tie")
