@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from debias.errors import InputError
+from debias.errors import ConfigError, InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--detectors", default="position,bandwagon",
                    help="comma-separated detector specs, e.g. 'position,bandwagon:policy=flag' "
                    "('none' for no detectors)")
+    p.add_argument("--rewriter", default=None,
+                   help="model (same spec forms as --judge) that rewrites candidates for "
+                   "length/tone probes; off by default")
     p.add_argument("--max-rounds", type=int, default=2, help="revision rounds after the first judgement")
     p.add_argument("--concurrency", type=int, default=None,
                    help="items in flight (default 8; 1 for local models)")
@@ -60,8 +63,17 @@ def run_command(args: argparse.Namespace) -> int:
     if isinstance(judge, ChatJudge) and not args.no_cache:
         cache = CallCache((args.cache_dir or default_cache_dir()) / "calls.sqlite")
         judge.backend = with_cache(judge.backend, cache)
+    rewriter = None
+    if args.rewriter:
+        from debias.rewriter import ChatRewriter
+
+        rewriter_judge = judges.create(args.rewriter, api_base=args.api_base)
+        if not isinstance(rewriter_judge, ChatJudge):
+            raise ConfigError(f"--rewriter {args.rewriter!r} is not a chat model")
+        rewriter = ChatRewriter(rewriter_judge.backend)
     detectors = [] if args.detectors in ("", "none") else args.detectors
-    debiaser = Debiaser(judge, detectors, max_rounds=args.max_rounds, strict=args.strict)
+    debiaser = Debiaser(judge, detectors, max_rounds=args.max_rounds, strict=args.strict,
+                        rewriter=rewriter)
     out = args.out or args.input.with_suffix(".debiased.jsonl")
     concurrency = args.concurrency or (1 if args.judge.startswith("local") else 8)
     summary = asyncio.run(arun_batch(items, debiaser, out, concurrency=concurrency,

@@ -1,0 +1,114 @@
+"""Middleware overhead per item with a zero-latency scripted judge.
+
+Measures the wall time of ``Debiaser.judge(item)`` (sync) and ``ajudge`` minus the time
+spent inside the judge itself, over many items, and writes the distribution to
+``benchmarks/results/overhead.json``. Target: median overhead <= 1 ms per item.
+
+Reproduce: ``python benchmarks/overhead.py [--items 2000] [--detectors position,bandwagon]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from debias.judges.base import JudgeRequest
+from debias.judges.testing import ScriptedJudge
+from debias.loop import Debiaser
+from debias.types import Item, Verdict
+
+
+class TimedJudge(ScriptedJudge):
+    """A ScriptedJudge that accumulates the time spent inside judge()."""
+
+    def __init__(self, **rates: float) -> None:
+        super().__init__(**rates)
+        self.inside = 0.0
+
+    def judge(self, request: JudgeRequest) -> Verdict:
+        t0 = time.perf_counter()
+        try:
+            return super().judge(request)
+        finally:
+            self.inside += time.perf_counter() - t0
+
+    async def ajudge(self, request: JudgeRequest) -> Verdict:
+        return self.judge(request)
+
+
+def items(n: int) -> list[Item]:
+    return [Item(id=f"i{k}", task="pairwise", instruction=f"Question {k}: which answer is right?",
+                 candidates=[f"An answer of moderate length number {k}. " * 3, f"Another answer {k}. " * 4],
+                 cue="90% believe that Output (b) is better" if k % 3 == 0 else None, label=k % 2)
+            for k in range(n)]
+
+
+def measure(debiaser: Debiaser, judge: TimedJudge, data: list[Item], use_async: bool) -> list[float]:
+    """Per-item overhead in ms (one event loop for the async variant)."""
+    out: list[float] = []
+
+    async def run_async() -> None:
+        for item in data:
+            judge.inside = 0.0
+            t0 = time.perf_counter()
+            await debiaser.ajudge(item)
+            out.append((time.perf_counter() - t0 - judge.inside) * 1000)
+
+    if use_async:
+        asyncio.run(run_async())
+        return out
+    for item in data:
+        judge.inside = 0.0
+        t0 = time.perf_counter()
+        debiaser.judge(item)
+        out.append((time.perf_counter() - t0 - judge.inside) * 1000)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--items", type=int, default=2000)
+    ap.add_argument("--detectors", default="position,bandwagon")
+    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "overhead.json")
+    args = ap.parse_args()
+    data = items(args.items)
+    report: dict[str, object] = {
+        "command": "python benchmarks/overhead.py " + " ".join(sys.argv[1:]),
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+        "items": args.items, "detectors": args.detectors, "target_median_ms": 1.0, "scenarios": {},
+    }
+    scenarios = {
+        "unbiased judge (1 round)": {},
+        "position-biased judge, complies (2 rounds)": {"position": 1.0},
+    }
+    for label, rates in scenarios.items():
+        for use_async in (False, True):
+            judge = TimedJudge(**rates)
+            debiaser = Debiaser(judge, args.detectors, max_rounds=2)
+            measure(debiaser, judge, data[:100], use_async)  # warm-up
+            ms = measure(debiaser, judge, data, use_async)
+            key = f"{label} [{'async' if use_async else 'sync'}]"
+            report["scenarios"][key] = {  # type: ignore[index]
+                "median_ms": round(statistics.median(ms), 4), "p90_ms": round(pct(ms, 0.9), 4),
+                "p99_ms": round(pct(ms, 0.99), 4), "mean_ms": round(statistics.fmean(ms), 4),
+            }
+            print(f"{key:60s} median {statistics.median(ms):.3f} ms  p90 {pct(ms, 0.9):.3f} ms")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
