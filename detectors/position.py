@@ -68,6 +68,7 @@ class PositionDetector:
                 "choices": decisions,
                 "slots": slots,
                 "consistent": consistent,
+                "rule": "consistent" if consistent else "same-slot" if same_slot else "inconsistent",
             },
             probes=[k for k, v in probes.items() if v is not None],
         )

@@ -4,6 +4,7 @@ Importing this package registers the built-in judge specs (``scripted``, ``local
 litellm model strings as the default). Heavy dependencies are imported lazily.
 """
 
+from debias.judges import litellm_judge as _litellm  # noqa: F401  (registers the default factory)
 from debias.judges import scripted_factory as _scripted  # noqa: F401
 from debias.judges.base import Judge, JudgeRequest, judges
 from debias.judges.chat import ChatJudge

@@ -349,3 +349,31 @@ class OpenAIServer:
         """Forget the logged requests."""
         with self._log.lock:
             self._log.entries.clear()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve from the command line (benchmarks run the server in its own process so it
+    does not compete with the client for the GIL).
+
+    Prints one JSON line ``{"base_url": ..., "port": ...}`` once listening, then serves
+    until interrupted or until stdin closes.
+    """
+    import argparse
+    import sys
+
+    from debias.testing.responders import PRESETS
+
+    parser = argparse.ArgumentParser(prog="python -m debias.testing",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--responder", choices=sorted(PRESETS), default="position")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every reply")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-logprobs", action="store_true", help="never return logprobs")
+    args = parser.parse_args(argv)
+    server = OpenAIServer(PRESETS[args.responder](), latency=args.latency, port=args.port,
+                          logprobs=not args.no_logprobs)
+    with server:
+        print(json.dumps({"base_url": server.base_url, "port": server.port}), flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            sys.stdin.read()  # returns when the parent closes our stdin (or at EOF)
+    return 0

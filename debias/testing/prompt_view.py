@@ -28,6 +28,7 @@ _HEADING = re.compile(
     re.MULTILINE,
 )
 _CHOICE_LINE = re.compile(r"^[ \t]*\(?(?P<num>\d{1,2})[.):][ \t]*(?P<text>.*)$")
+_TRAILER = re.compile(r"^\s*(which|reply|answer|rate|respond|please|decide|now)\b", re.IGNORECASE)
 _CUE_PATTERNS = (
     ("letter", re.compile(r"(?:output|response|answer|assistant)\s*\(?\s*([a-j])\s*\)?(?![a-z])",
                           re.IGNORECASE)),
@@ -88,7 +89,8 @@ class PromptView:
 
     def endorsed_slot(self) -> int | None:
         """The display slot the statement endorses (``Output (b)``, ``Choice 2``, ``(a)``,
-        or a candidate's exact text), or None when there is no statement or it names none."""
+        or a candidate's exact text of 3+ characters as a whole word), or None when there is
+        no statement or it names no displayed candidate."""
         if not self.statement:
             return None
         for kind, pattern in _CUE_PATTERNS:
@@ -98,8 +100,8 @@ class PromptView:
                         else int(token) - 1)
                 if 0 <= slot < self.n:
                     return slot
-        hits = [i for i, c in enumerate(self.candidates)
-                if c.strip() and c.strip().lower() in self.statement.lower()]
+        hits = [i for i, c in enumerate(self.candidates) if len(c.strip()) >= 3 and re.search(
+            rf"(?<!\w){re.escape(c.strip())}(?!\w)", self.statement, re.IGNORECASE)]
         return hits[0] if len(hits) == 1 else None
 
     def slot_containing(self, marker: str) -> int | None:
@@ -112,6 +114,15 @@ def _content(message: dict[str, Any]) -> str:
     if isinstance(content, list):  # OpenAI content parts
         return "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
     return content if isinstance(content, str) else ""
+
+
+def _strip_trailer(text: str) -> str:
+    """Drop the closing question paragraphs (``Which output is better? Reply with ...``)
+    that follow the last candidate."""
+    paragraphs = text.split("\n\n")
+    while len(paragraphs) > 1 and _TRAILER.match(paragraphs[-1]):
+        paragraphs.pop()
+    return "\n\n".join(paragraphs).strip()
 
 
 def _choices(body: str) -> list[str]:
@@ -138,6 +149,8 @@ def parse_prompt(text: str) -> PromptView:
         end = heads[k + 1].start() if k + 1 < len(heads) else len(text)
         inline = m.group("inline").strip()
         body = text[m.end():end].strip("\n")
+        if k + 1 == len(heads):
+            body = _strip_trailer(body)
         full = "\n".join(p for p in (inline, body.strip()) if p)
         name = m.group("name").strip().lower()
         label = (m.group("label") or "").lower()
@@ -145,8 +158,9 @@ def parse_prompt(text: str) -> PromptView:
             instruction = full
         elif name == "statement":
             statement = full or None
-        elif name in ("output", "response") and label:
-            slot = (string.ascii_lowercase.index(label) if label.isalpha() and len(label) == 1
+        elif name in ("output", "response"):  # "Output (a)"; unlabelled: the score task's one
+            slot = (0 if not label else string.ascii_lowercase.index(label)
+                    if label.isalpha() and len(label) == 1
                     else int(label) - 1 if label.isdigit() else -1)
             if slot >= 0:
                 outputs.setdefault(slot, full)

@@ -15,13 +15,13 @@ transformers, litellm) are imported only when a backend is built.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from debias.errors import ConfigError
-from debias.judges.base import ChatBackend, Completion, Message, Sampling
+from debias.judges.base import ChatBackend, Completion, Message, OptionScorer, Sampling
+from debias.types import Usage
 from detectors.reasoning.parse import ParsedDetection
 
 BackendFactory = Callable[..., ChatBackend]
@@ -77,17 +77,64 @@ backends = BackendRegistry()
 
 @backends.register("local")
 def _local_backend(path: str | None, *, adapter: str | None = None, api_base: str | None = None,
-                   **options: Any) -> ChatBackend:
+                   device: str = "auto", dtype: str = "auto", pool: Any = None,
+                   cache_dir: str | None = None, progress: Any = None) -> ChatBackend:
+    """A batching backend on a local transformers model (embedded SmolLM2 when no path)."""
     if api_base:
         raise ConfigError("api_base applies to remote (litellm) backends, not to 'local'")
-    from debias.judges.local import LocalBackend  # lazy: torch/transformers
+    from debias.judges.local import LocalBackend, resolve_local_spec  # lazy: model stack
+    from debias.local_lm import LocalLM, LocalLMSpec
 
-    kwargs: dict[str, Any] = dict(options)
-    if path:
-        kwargs["model"] = path
-    if adapter:
-        kwargs["adapter"] = adapter
-    return LocalBackend(**kwargs)
+    where = resolve_local_spec(path, cache_dir=cache_dir, progress=progress)
+    try:
+        spec = LocalLMSpec(path=where, adapter=adapter, device=device, dtype=dtype)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigError(f"reasoning backend 'local:{path or ''}': {exc}") from exc
+    lm = pool.get(spec) if pool is not None else LocalLM(spec)
+    return BatchingLocalBackend(LocalBackend(lm, name=f"local/{lm.name}"))
+
+
+class BatchingLocalBackend:
+    """Adds batched generation (``complete_many``) to a local backend that has an ``lm``
+    (:class:`~debias.local_lm.LocalLM`); everything else is delegated unchanged.
+
+    Args:
+        inner: A :class:`~debias.judges.local.LocalBackend`.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name: str = inner.name
+
+    def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
+        """One generation (see the inner backend)."""
+        return self.inner.complete(messages, sampling)
+
+    async def acomplete(self, messages: list[Message], sampling: Sampling) -> Completion:
+        """Async generation (see the inner backend)."""
+        return await self.inner.acomplete(messages, sampling)
+
+    def option_logprobs(self, messages: list[Message], prefix: str,
+                        options: list[str]) -> tuple[list[float], Usage]:
+        """Option scores after ``prefix`` (see the inner backend)."""
+        return self.inner.option_logprobs(messages, prefix, options)
+
+    async def aoption_logprobs(self, messages: list[Message], prefix: str,
+                               options: list[str]) -> tuple[list[float], Usage]:
+        """Async option scores (see the inner backend)."""
+        return await self.inner.aoption_logprobs(messages, prefix, options)
+
+    def complete_many(self, batch: list[list[Message]], sampling: Sampling) -> list[Completion]:
+        """One completion per chat, generated together (left-padded batches)."""
+        outs = self.inner.lm.generate(
+            batch, max_new_tokens=sampling.max_tokens, temperature=sampling.temperature,
+            batch_size=max(1, len(batch)),
+            top_logprobs=sampling.top_logprobs if sampling.logprobs else 0,
+        )
+        return [Completion(text=o.text, top_logprobs=o.top_logprobs,
+                           usage=Usage(calls=1, prompt_tokens=o.prompt_tokens,
+                                       completion_tokens=o.completion_tokens))
+                for o in outs]
 
 
 @backends.default
@@ -154,21 +201,6 @@ def complete_many(backend: ChatBackend, batch: Sequence[list[Message]], sampling
     return out
 
 
-async def acomplete_many(backend: ChatBackend, batch: Sequence[list[Message]], sampling: Sampling,
-                         *, concurrency: int = 8) -> list[Completion | BaseException]:
-    """Async twin of :func:`complete_many`: concurrent ``acomplete`` calls (bounded)."""
-    sem = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(messages: list[Message]) -> Completion | BaseException:
-        async with sem:
-            try:
-                return await backend.acomplete(messages, sampling)
-            except Exception as exc:
-                return exc
-
-    return list(await asyncio.gather(*(one(m) for m in batch)))
-
-
 # ------------------------------------------------------------------------- confidence
 
 
@@ -189,19 +221,35 @@ def _norm_token(token: str) -> str:
 def p_yes_from_top_logprobs(top_logprobs: Sequence[dict[str, float]] | None) -> float | None:
     """P(Yes) from a completion's per-token top alternatives.
 
-    Uses the LAST generated position whose top alternatives contain a Yes-like or No-like
-    token (``Yes``, `` yes``, ``**No`` ...): the final answer comes after the reasoning.
-    Probabilities of all Yes-like and all No-like alternatives there are summed and
-    renormalised. None when no position mentions either.
+    Uses the LAST generated position whose generated token (the first entry, as
+    :class:`~debias.judges.litellm_judge.LiteLLMBackend` lists it, or the most likely
+    one) is Yes-like or No-like (``Yes``, `` yes``, ``**No`` ...): the final answer comes
+    after the reasoning. The probabilities of all Yes-like and all No-like alternatives
+    there are summed and renormalised. None when no position qualifies.
     """
     if not top_logprobs:
         return None
     for alternatives in reversed(top_logprobs):
+        if not alternatives:
+            continue
+        first = next(iter(alternatives))
+        best = max(alternatives, key=lambda t: alternatives[t])
+        if not {_norm_token(first), _norm_token(best)} & {"yes", "no"}:
+            continue
         yes = sum(math.exp(lp) for tok, lp in alternatives.items() if _norm_token(tok) == "yes")
         no = sum(math.exp(lp) for tok, lp in alternatives.items() if _norm_token(tok) == "no")
-        if yes + no > 0:
-            return yes / (yes + no)
+        return yes / (yes + no)
     return None
+
+
+def continues_prefix(backend: Any) -> bool:
+    """Whether an option-scoring backend conditions on an arbitrary assistant prefix.
+
+    Local backends do. :class:`~debias.judges.litellm_judge.LiteLLMBackend` does only with
+    ``prefill=True``; without it the prefix (here: the whole reasoning) is not sent, so
+    scoring Yes/No after it would be meaningless and is not attempted.
+    """
+    return isinstance(backend, OptionScorer) and bool(getattr(backend, "prefill", True))
 
 
 def scoring_prefix(text: str, parsed: ParsedDetection) -> str | None:
@@ -214,7 +262,7 @@ def scoring_prefix(text: str, parsed: ParsedDetection) -> str | None:
     """
     if parsed.label_start is None:
         return None
-    if parsed.found_in in ("answer", "answer_marker") or not parsed.think_closed:
+    if parsed.found_in in ("answer", "answer_marker", "answer_prose") or not parsed.think_closed:
         return text[: parsed.label_start]
     close = text.lower().rfind("</think>")
     return text[: close + len("</think>")] + "\n"

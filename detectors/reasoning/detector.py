@@ -28,14 +28,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from debias.effects import adrive, drive
 from debias.errors import ConfigError
-from debias.judges.base import ChatBackend, Completion, Message, OptionScorer, Sampling
+from debias.judges.base import ChatBackend, Completion, Message, Sampling
 from debias.judges.chat import GenerateCall, OptionsCall
 from debias.types import Evidence, Finding, Usage, Verdict
-from detectors.base import POLICIES, DetectContext, errored, register_detector, skipped
+from detectors.base import DetectContext, errored, register_detector, skipped
 from detectors.cascade import Band, check_cascade, decide_cascade
+from detectors.options import as_bool, as_float, check_policy
 from detectors.reasoning.backends import (
     YES_NO,
     complete_many,
+    continues_prefix,
     p_yes_from_logprobs,
     p_yes_from_top_logprobs,
     reasoning_backend,
@@ -58,26 +60,11 @@ times the characters of the shorter one, when no cheap verbosity finding exists 
 verbosity items pair a short answer with a long one)."""
 
 
-def _as_bool(name: str, v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"reasoning detector: {name}={v!r} is not a boolean")
-
-
-def _as_number(name: str, v: Any, kind: type, lo: float | None = None,
-               hi: float | None = None) -> Any:
-    try:
-        x = kind(v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"reasoning detector: {name}={v!r} is not a {kind.__name__}") from None
-    if (lo is not None and x < lo) or (hi is not None and x > hi):
-        raise ConfigError(f"reasoning detector: {name}={v!r} is outside [{lo}, {hi}]")
-    return x
+def _as_int(name: str, value: Any, lo: int) -> int:
+    number = as_float(ReasoningDetector.name, name, value, lo, None)
+    if number != int(number):
+        raise ConfigError(f"detector 'reasoning': option {name}={value!r} is not an integer")
+    return int(number)
 
 
 def _parse_biases(v: Any) -> tuple[str, ...]:
@@ -87,7 +74,7 @@ def _parse_biases(v: Any) -> tuple[str, ...]:
         if isinstance(v, str) else [str(p) for p in v]
     bad = [p for p in parts if p not in RBD_BIASES]
     if bad:
-        raise ConfigError(f"reasoning detector: biases {bad} not among {RBD_BIASES} "
+        raise ConfigError(f"detector 'reasoning': biases {bad} not among {RBD_BIASES} "
                           "(join several with '+', or use 'auto')")
     return tuple(dict.fromkeys(parts))
 
@@ -153,7 +140,11 @@ class ReasoningDetector:
         low: Lower bound of the ambiguous confidence band of cheap findings.
         high: Upper bound of that band.
         score_confidence: Score Yes/No log-probabilities after the reasoning when the
-            backend can (one extra forward pass).
+            backend can continue a given prefix (local backends; litellm with
+            ``prefill=True``): one extra forward pass.
+        logprobs: Ask the backend for top log-probabilities of the generated tokens
+            (remote servers that support it, e.g. vLLM); the answer token's
+            alternatives then give the confidence without an extra call.
         default_confidence: Confidence of a well-formed answer without log-probabilities.
         max_analysis_chars: Length limit of the analysis fed back to the judge.
         batch_size: Chats per batched generation in :meth:`detect_many`.
@@ -180,6 +171,7 @@ class ReasoningDetector:
         low: float | str = 0.35,
         high: float | str = 0.65,
         score_confidence: bool | str = True,
+        logprobs: bool | str = False,
         default_confidence: float | str = 0.7,
         max_analysis_chars: int | str = 2000,
         batch_size: int | str = 4,
@@ -187,36 +179,38 @@ class ReasoningDetector:
         template: RBDTemplate | None = None,
         backend_options: dict[str, Any] | None = None,
     ) -> None:
-        if policy not in POLICIES:
-            raise ConfigError(f"reasoning detector: policy {policy!r} is not one of {POLICIES}")
-        self.policy = policy
+        self.policy = check_policy(self.name, policy)
         self.cascade = check_cascade(cascade)
         self.biases = _parse_biases(biases)
         self.bias = self.biases[0] if len(self.biases) == 1 else "other"
         try:
-            self.band = Band(low=_as_number("low", low, float, 0, 1),
-                             high=_as_number("high", high, float, 0, 1))
+            self.band = Band(low=as_float(self.name, "low", low, 0, 1),
+                             high=as_float(self.name, "high", high, 0, 1))
         except ValueError as exc:
-            raise ConfigError(f"reasoning detector: {exc}") from None
+            raise ConfigError(f"detector 'reasoning': {exc}") from None
+        want_logprobs = as_bool(self.name, "logprobs", logprobs)
         self.sampling = Sampling(
-            temperature=_as_number("temperature", temperature, float, 0, 2),
-            max_tokens=_as_number("max_tokens", max_tokens, int, 1, None),
+            temperature=as_float(self.name, "temperature", temperature, 0, 2),
+            max_tokens=_as_int("max_tokens", max_tokens, 1),
+            logprobs=want_logprobs,
+            top_logprobs=5 if want_logprobs else 0,
         )
-        self.score_confidence = _as_bool("score_confidence", score_confidence)
-        self.default_confidence = _as_number("default_confidence", default_confidence, float, 0.1, 1)
-        self.max_analysis_chars = _as_number("max_analysis_chars", max_analysis_chars, int, 0, None)
-        self.batch_size = _as_number("batch_size", batch_size, int, 1, None)
-        self.concurrency = _as_number("concurrency", concurrency, int, 1, None)
+        self.score_confidence = as_bool(self.name, "score_confidence", score_confidence)
+        self.default_confidence = as_float(self.name, "default_confidence", default_confidence,
+                                           0.1, 1)
+        self.max_analysis_chars = _as_int("max_analysis_chars", max_analysis_chars, 0)
+        self.batch_size = _as_int("batch_size", batch_size, 1)
+        self.concurrency = _as_int("concurrency", concurrency, 1)
         self.judge_model = judge_model
         self.template = template or DEFAULT_TEMPLATE
         if isinstance(backend, str):
             if not backend.strip():
-                raise ConfigError("reasoning detector: backend spec is empty")
+                raise ConfigError("detector 'reasoning': backend spec is empty")
             self.backend_spec: str = backend
             self._backend: ChatBackend | None = None
         else:
             if not isinstance(backend, ChatBackend):
-                raise ConfigError(f"reasoning detector: {type(backend).__name__} is not a "
+                raise ConfigError(f"detector 'reasoning': {type(backend).__name__} is not a "
                                   "ChatBackend (needs name, complete, acomplete)")
             self.backend_spec = getattr(backend, "name", type(backend).__name__)
             self._backend = backend
@@ -316,7 +310,7 @@ class ReasoningDetector:
         source = "default"
         usage, calls = result.usage, result.calls
         prefix = scoring_prefix(completion.text, parsed)
-        if self.score_confidence and prefix is not None and isinstance(self.backend, OptionScorer):
+        if self.score_confidence and prefix is not None and continues_prefix(self.backend):
             calls += 1
             try:
                 logprobs, extra = yield OptionsCall(messages, prefix, list(YES_NO))

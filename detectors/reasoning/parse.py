@@ -13,7 +13,7 @@ Precedence (first rule that yields a label wins):
    ``Answer:``/``Final answer:`` label (``**Yes**``, ``No.``, ``Answer: yes``).
 2. ``answer_marker``: an explicit marker in that answer text (``answer is no``,
    ``Final answer: **Yes**``, ``\\boxed{No}``, ``**Yes**``); the last one wins.
-3. ``answer``: a standalone ``yes``/``no`` word in the answer text. One kind only: that
+3. ``answer_prose``: a standalone ``yes``/``no`` word in the answer text. One kind only: that
    one. Both kinds: the last occurrence that forms its own sentence (``... . No.``), else
    the last occurrence: the final answer after the reasoning counts.
 4. ``think_marker``: an explicit marker (rule 2) inside the reasoning, the last one (used
@@ -35,7 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 Label = Literal["Yes", "No"]
-FoundIn = Literal["answer", "answer_marker", "think_marker", "final_line", "none"]
+FoundIn = Literal["answer", "answer_marker", "answer_prose", "think_marker", "final_line", "none"]
 
 _OPEN = re.compile(r"<think>", re.I)
 _CLOSE = re.compile(r"</think>", re.I)
@@ -129,10 +129,10 @@ def _in_answer(text: str) -> tuple[str, int, FoundIn] | None:
     if not words:
         return None
     if len({w.group(1).lower() for w in words}) == 1:
-        return words[0].group(1), words[0].start(1), "answer"
+        return words[0].group(1), words[0].start(1), "answer_prose"
     sentences = list(_SENTENCE_WORD.finditer(text))
     last = sentences[-1] if sentences else words[-1]
-    return last.group(1), last.start(1), "answer"
+    return last.group(1), last.start(1), "answer_prose"
 
 
 def _in_reasoning(text: str) -> tuple[str, int, FoundIn] | None:

@@ -1,0 +1,130 @@
+"""The importer interface and registry (``@register_importer("name")``).
+
+An importer turns a file in some tool's format into judged items (the README contract:
+:class:`debias.types.Item` with ``verdicts``), one record at a time, so the audit can
+stream files of any size. Records it cannot use are yielded as
+:class:`~debias.audit.records.BadRecord` with their line number, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from debias.audit.records import BadRecord, Pending
+from debias.errors import ConfigError, InputError
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Options given to an importer.
+
+    Attributes:
+        mapping: ``--map key=value`` pairs: column names for CSV, or importer options
+            (each importer lists the keys it accepts).
+        join: A second file some formats join with (a test set, an items file).
+    """
+
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    join: Path | None = None
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """An option value."""
+        return self.mapping.get(key, default)
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """Reads one input format.
+
+    Attributes:
+        name: Registered name (``--format NAME``).
+        summary: One line saying what the format is.
+        example: Three lines showing what the input looks like.
+        options: ``--map`` keys the importer accepts, with what they do.
+    """
+
+    name: str
+    summary: str
+    example: str
+    options: Mapping[str, str]
+
+    def sniff(self, path: Path, first: Any) -> bool:
+        """Whether a file whose first record is ``first`` is in this format."""
+        ...
+
+    def read(self, path: Path, options: ImportOptions) -> Iterator[Pending | BadRecord]:
+        """Records of the file, in order."""
+        ...
+
+
+class ImporterRegistry:
+    """Importers by name, in registration order (which is also sniffing order)."""
+
+    def __init__(self) -> None:
+        self._importers: dict[str, Importer] = {}
+
+    def register(self, name: str) -> Callable[[type], type]:
+        """Class decorator registering an importer (instantiated without arguments)."""
+
+        def deco(cls: type) -> type:
+            inst = cls()
+            inst.name = name
+            self._importers[name] = inst
+            return cls
+
+        return deco
+
+    def names(self) -> list[str]:
+        """Registered names."""
+        return list(self._importers)
+
+    def get(self, name: str) -> Importer:
+        """The importer called ``name``.
+
+        Raises:
+            ConfigError: Unknown name (the message lists the known ones).
+        """
+        try:
+            return self._importers[name]
+        except KeyError:
+            raise ConfigError(f"unknown input format {name!r}; known: "
+                              f"{', '.join(['auto', *self.names()])}") from None
+
+    def all(self) -> list[Importer]:
+        """All importers."""
+        return list(self._importers.values())
+
+    def detect(self, path: Path, first: Any) -> Importer:
+        """The first importer whose ``sniff`` accepts the file.
+
+        Raises:
+            InputError: When no importer recognises it.
+        """
+        for imp in self._importers.values():
+            try:
+                if imp.sniff(path, first):
+                    return imp
+            except Exception:  # a sniffer must never break detection of the others
+                continue
+        raise InputError("cannot tell the input format; pass --format (one of "
+                         f"{', '.join(self.names())})", source=str(path))
+
+
+importers = ImporterRegistry()
+register_importer = importers.register
+
+
+def check_options(imp: Importer, options: ImportOptions) -> None:
+    """Reject ``--map`` keys the importer does not know.
+
+    Raises:
+        ConfigError: Naming the unknown key and the accepted ones.
+    """
+    unknown = sorted(set(options.mapping) - set(imp.options))
+    if unknown:
+        accepted = ", ".join(sorted(imp.options)) or "none"
+        raise ConfigError(f"--map {unknown[0]!r} is not an option of format {imp.name!r} "
+                          f"(accepted: {accepted})")

@@ -1,0 +1,130 @@
+"""Turning one validated item into category counts (the per-item hot path).
+
+For every judge with verdicts on the item, each metric family classifies the judge's
+verdicts (:mod:`debias.audit.metrics`), the selected cheap detectors run offline on
+them, and flagged verdicts are kept with their evidence. Nothing here keeps the item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from debias.audit.metrics import accuracy, agreement, cues, findings, labels, position, rbd
+from debias.audit.metrics import sentiment, verbosity
+from debias.audit.metrics.labels import bias_of
+from debias.audit.tally import Tally
+from debias.audit.tone import SentimentMode, ToneScorer
+from debias.audit.view import JudgeView, views
+from debias.errors import ConfigError
+from debias.types import Finding, Item
+
+#: Families classified from the view alone.
+VIEW_FAMILIES = (accuracy, position, cues, rbd, verbosity, agreement, labels)
+DEFAULT_DETECTORS = "auto"
+
+
+def cheap_detectors(spec: str | None) -> list[Any]:
+    """Detectors the offline audit runs.
+
+    Args:
+        spec: ``auto`` (every registered cheap detector), ``none``/empty, or a
+            detector spec such as ``"position,bandwagon:policy=flag"``.
+
+    Raises:
+        ConfigError: For unknown names or model-backed detectors (they need a model;
+            the offline audit only replays recorded verdicts).
+    """
+    import detectors  # noqa: F401  (registers the built-in detectors)
+    from detectors.base import Detector, ModelDetector, parse_detector_specs, registry
+
+    if spec is None or spec.strip().lower() in ("", "none"):
+        return []
+    if spec.strip().lower() == DEFAULT_DETECTORS:
+        out = []
+        for name in registry.names():
+            try:
+                det = registry.create(name)
+            except Exception:  # a detector that cannot be built with defaults is not "auto"
+                continue
+            if isinstance(det, Detector) and not isinstance(det, ModelDetector):
+                out.append(det)
+        return out
+    dets = parse_detector_specs(spec)
+    for det in dets:
+        if isinstance(det, ModelDetector) or not isinstance(det, Detector):
+            raise ConfigError(f"detector {det.name!r} needs a model; the offline audit runs cheap "
+                              "detectors only (plan/assess on recorded verdicts)")
+    return dets
+
+
+class Observer:
+    """Classifies items into a :class:`Tally` (one observer per worker process).
+
+    Args:
+        detector_spec: Which cheap detectors to run (see :func:`cheap_detectors`).
+        sentiment: Which items get candidate tone scores (``auto``/``all``/``off``).
+    """
+
+    def __init__(self, detector_spec: str | None = DEFAULT_DETECTORS,
+                 sentiment: SentimentMode = "auto") -> None:
+        self.detectors = cheap_detectors(detector_spec)
+        self.tone = ToneScorer(sentiment)
+
+    def observe(self, item: Item, line: int, tally: Tally) -> None:
+        """Add one item's observations to ``tally``."""
+        counts = tally.counts
+        tally.items += 1
+        scores: list[float] | None = None
+        scored = False
+        for view in views(item, line):
+            judge = view.judge
+            counts[(judge, "meta", "units")] += 1
+            for fam in VIEW_FAMILIES:
+                name = fam.FAMILY
+                for cat, amount in fam.classify(view):
+                    counts[(judge, name, cat)] += amount
+            if not scored:
+                scores, scored = self.tone.scores(item), True
+            if scores is not None:
+                for cat, amount in sentiment.classify(view, scores):
+                    counts[(judge, sentiment.FAMILY, cat)] += amount
+            if self.detectors:
+                self._detect(view, tally)
+
+    def _detect(self, view: JudgeView, tally: Tally) -> None:
+        from detectors.offline import detect_offline
+
+        item = view.item
+        if view.unbiased or len(view.verdicts) != len(item.verdicts):
+            # Probes must be answered by this judge's verdicts on these candidates only.
+            item = item.model_copy(update={"verdicts": view.verdicts})
+        chosen: dict[str, Finding] = {}
+        for verdict in view.examined():
+            for f in detect_offline(item, verdict, self.detectors):
+                prev = chosen.get(f.detector)
+                if prev is None or (prev.status != "ok" and f.status == "ok"):
+                    chosen[f.detector] = f
+        found: Sequence[Finding] = list(chosen.values())
+        counts = tally.counts
+        meta = item.metadata
+        for cat, amount in findings.classify(found, meta.get("bias_label"), bias_of(meta)):
+            counts[(view.judge, findings.FAMILY, cat)] += amount
+        for f in found:
+            if f.actionable:
+                tally.add_flagged(f.bias, flagged_entry(view, f))
+
+
+def flagged_entry(view: JudgeView, f: Finding) -> dict[str, Any]:
+    """A JSON-ready record of a flagged verdict with its evidence."""
+    return {
+        "id": view.item.id,
+        "line": view.line,
+        "judge": view.judge,
+        "detector": f.detector,
+        "bias": f.bias,
+        "confidence": round(f.confidence, 4),
+        "compared": f.evidence.compared,
+        "values": f.evidence.model_dump(mode="json")["values"],
+        "analysis": f.analysis,
+    }

@@ -1,0 +1,353 @@
+"""The litellm chat backend: any litellm model string as a judge.
+
+``openai/gpt-4o-mini``, ``anthropic/claude-3-5-haiku-latest``,
+``hosted_vllm/Qwen/Qwen2.5-7B-Instruct`` with ``api_base=http://host:8000/v1``,
+``ollama/llama3`` ... all go through the same code: litellm resolves the provider, this
+module only builds the request, retries transient errors through :mod:`debias.retry`
+(litellm's own retries are switched off so nothing is retried twice) and reads text,
+log-probabilities, token usage and cost back.
+
+litellm is imported on first use, never at module import. Importing this module
+registers the default judge factory: ``judges.create("openai/gpt-4o-mini")`` builds a
+:class:`~debias.judges.chat.ChatJudge` on a :class:`LiteLLMBackend`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from debias.errors import ConfigError, FatalModelError, JudgeError, MissingDependencyError
+from debias.judges.base import Completion, Message, Sampling, judges
+from debias.retry import Retrier, RetryPolicy
+from debias.types import Usage
+
+if TYPE_CHECKING:
+    from debias.judges.chat import ChatJudge
+
+#: Top alternatives asked for when scoring options (the OpenAI maximum).
+TOP_LOGPROBS = 20
+_RESERVED = {
+    "num_retries": "retries are configured with retry=RetryPolicy(...)",
+    "max_retries": "retries are configured with retry=RetryPolicy(...)",
+    "model": "pass the model as the first argument",
+    "messages": "messages are given per call",
+    "stream": "streaming is not supported by the judge backend",
+}
+
+
+class LogprobsUnavailableError(JudgeError):
+    """The provider or model returned no usable log-probabilities for option scoring.
+
+    Use ``ChatJudge(..., mode="generate")`` with this model.
+    """
+
+
+def import_litellm() -> Any:
+    """Import litellm on first use.
+
+    litellm's price table is read from its bundled copy unless
+    ``LITELLM_LOCAL_MODEL_COST_MAP`` is already set (otherwise litellm fetches it from
+    GitHub at import, which stalls for seconds without internet).
+    """
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError as exc:  # pragma: no cover - litellm is a core dependency
+        raise MissingDependencyError("the litellm judge needs litellm: pip install judge-debias "
+                                     "(or pip install litellm)") from exc
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
+    return litellm
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    """Attribute or mapping access (litellm returns objects, some paths plain dicts)."""
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _norm_token(token: str) -> str:
+    """A token or option reduced to its letters/digits, lower-cased: ``" (A"`` -> ``"a"``."""
+    return re.sub(r"[\W_]+", "", token).lower()
+
+
+def _norm_text(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def score_options(top_logprobs: Sequence[dict[str, float]], prefix: str,
+                  options: Sequence[str]) -> list[float]:
+    """Log-probabilities of ``options`` read from a completion's per-token alternatives.
+
+    Pure. ``top_logprobs[i]`` maps the alternatives at generated position ``i`` to their
+    log-probabilities, the SAMPLED token first (as :class:`LiteLLMBackend` builds it).
+    The answer position is the first whose sampled token is one of the options (compared
+    by letters/digits, case-insensitively: ``" (a"`` counts as ``a``) and whose preceding
+    text is compatible with ``prefix`` (``"Output ("`` accepts ``""``, ``"("``, ``"Output ("``,
+    ``"**Output ("``); failing that, the first whose sampled token is an option. At that
+    position each option's log-probability is the log-sum-exp over the alternatives that
+    normalise to it; an option absent from the alternatives gets the smallest listed
+    log-probability (an upper bound on its true value).
+
+    Raises:
+        LogprobsUnavailableError: No logprobs, or no position names an option.
+        ConfigError: Options that are empty or equal after normalisation.
+    """
+    keys = [_norm_token(o) for o in options]
+    if not keys or any(not k for k in keys) or len(set(keys)) != len(keys):
+        raise ConfigError(f"options {list(options)!r} must be distinct and contain letters or "
+                          "digits")
+    if not top_logprobs:
+        raise LogprobsUnavailableError("the completion carries no log-probabilities")
+    want = _norm_text(prefix)
+    sampled = [next(iter(alts), "") for alts in top_logprobs]
+
+    def is_option(i: int) -> bool:
+        return _norm_token(sampled[i]) in keys
+
+    def compatible(i: int) -> bool:
+        before = _norm_text("".join(sampled[:i]))
+        return before.endswith(want) or want.endswith(before)
+
+    positions = range(len(top_logprobs))
+    at = next((i for i in positions if is_option(i) and compatible(i)), None)
+    if at is None:
+        at = next((i for i in positions if is_option(i)), None)
+    if at is None:
+        text = "".join(sampled)
+        raise LogprobsUnavailableError(
+            f"no generated token is one of the options {list(options)!r} (the model began "
+            f"its answer with {text!r}); use mode='generate' for this model")
+    alts = top_logprobs[at]
+    floor = min(alts.values())
+    out = []
+    for key in keys:
+        hits = [lp for tok, lp in alts.items() if _norm_token(tok) == key]
+        out.append(_logsumexp(hits) if hits else floor)
+    return out
+
+
+class LiteLLMBackend:
+    """A :class:`~debias.judges.base.ChatBackend` and
+    :class:`~debias.judges.base.OptionScorer` for any litellm model string.
+
+    Args:
+        model: litellm model string (``openai/gpt-4o-mini``, ``hosted_vllm/<name>``, ...).
+        api_base: Server URL (OpenAI-compatible servers, vLLM, Ollama, proxies).
+        timeout: Seconds per request before it counts as a (transient) timeout.
+        retry: Retry policy for transient errors (default ``RetryPolicy()``).
+        prefill: Send the answer prefix as an assistant prefill message
+            (``{"role": "assistant", "content": prefix, "prefix": True}``) when scoring
+            options, so a 1-token completion lands on the answer token. Only for providers
+            that support prefill AND logprobs (e.g. DeepSeek, vLLM); otherwise the prefix
+            is not sent and the answer token is found within ``scan_tokens`` tokens.
+        scan_tokens: Completion length used to find the answer token without prefill.
+        **completion_kwargs: Passed to ``litellm.completion`` on every call (``api_key``,
+            ``api_version``, ``extra_headers``, ``drop_params`` ...). Sampling settings
+            of each call take precedence.
+
+    Raises:
+        ConfigError: Empty model string, non-positive timeout, or a reserved keyword
+            (``num_retries``/``max_retries``: use ``retry=``).
+    """
+
+    def __init__(self, model: str, api_base: str | None = None, timeout: float = 60,
+                 retry: RetryPolicy | None = None, *, prefill: bool = False,
+                 scan_tokens: int = 8, **completion_kwargs: Any) -> None:
+        if not isinstance(model, str) or not model.strip() or any(c.isspace() for c in model):
+            raise ConfigError(f"model {model!r} is not a litellm model string such as "
+                              "'openai/gpt-4o-mini'")
+        if not isinstance(timeout, int | float) or not timeout > 0:
+            raise ConfigError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        if not isinstance(scan_tokens, int) or scan_tokens < 1:
+            raise ConfigError(f"scan_tokens must be an integer >= 1, got {scan_tokens!r}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        for key, why in _RESERVED.items():
+            if key in completion_kwargs:
+                raise ConfigError(f"LiteLLMBackend does not accept {key}=: {why}")
+        self.name = model
+        self.model = model
+        self.api_base = api_base
+        self.timeout = float(timeout)
+        self.prefill = prefill
+        self.scan_tokens = scan_tokens
+        self._kwargs = dict(completion_kwargs)
+        provider = model.split("/", 1)[0] if "/" in model else None
+        key_env = f"{re.sub(r'[^A-Za-z0-9]', '_', provider).upper()}_API_KEY" if provider else None
+        secrets = [str(completion_kwargs.get("api_key") or ""),
+                   os.environ.get(key_env, "") if key_env else ""]
+        target = model + (f" at {api_base}" if api_base else "")
+        self._retrier = Retrier(retry, target=target, secrets=secrets, key_env=key_env)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in use."""
+        return self._retrier.policy
+
+    def __repr__(self) -> str:  # never shows completion kwargs (they may hold api_key)
+        return (f"LiteLLMBackend(model={self.model!r}, api_base={self.api_base!r}, "
+                f"timeout={self.timeout!r})")
+
+    # ------------------------------------------------------------------ requests
+    def _request(self, messages: list[Message], sampling: Sampling) -> dict[str, Any]:
+        req: dict[str, Any] = {
+            **self._kwargs,
+            "model": self.model,
+            "messages": messages,
+            "temperature": sampling.temperature,
+            "max_tokens": sampling.max_tokens,
+            "timeout": self.timeout,
+            "num_retries": 0,  # debias.retry is the only retry loop
+            "max_retries": 0,  # ... and the openai client inside litellm must not retry either
+        }
+        if self.api_base:
+            req["api_base"] = self.api_base
+        if sampling.logprobs:
+            req["logprobs"] = True
+            if sampling.top_logprobs:
+                req["top_logprobs"] = sampling.top_logprobs
+        return req
+
+    def _cost(self, litellm: Any, response: Any) -> float:
+        """USD cost from litellm's price table; 0 for models it does not price."""
+        hidden = getattr(response, "_hidden_params", None) or {}
+        if "response_cost" in hidden:  # litellm already ran completion_cost on this response
+            return float(hidden["response_cost"] or 0.0)
+        not_mapped = getattr(litellm, "ModelNotMappedError", None) or getattr(
+            getattr(litellm, "exceptions", None), "ModelNotMappedError", None)
+        if not_mapped is None:  # pragma: no cover - very old litellm
+            return 0.0
+        try:
+            return float(litellm.completion_cost(completion_response=response) or 0.0)
+        except not_mapped:
+            return 0.0
+
+    def _completion(self, litellm: Any, response: Any) -> Completion:
+        choices = _get(response, "choices") or []
+        if not choices:
+            raise JudgeError(f"{self.model}: the response has no choices")
+        choice = choices[0]
+        text = _get(_get(choice, "message"), "content") or ""
+        usage = _get(response, "usage")
+        return Completion(
+            text=text,
+            top_logprobs=_top_logprobs(choice),
+            usage=Usage(calls=1,
+                        prompt_tokens=int(_get(usage, "prompt_tokens", 0) or 0),
+                        completion_tokens=int(_get(usage, "completion_tokens", 0) or 0),
+                        cost=self._cost(litellm, response)),
+        )
+
+    def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
+        """Generate a completion (retrying transient errors).
+
+        Raises:
+            TransientModelError: Transient errors outlasted the retry policy.
+            FatalModelError: Authentication, bad request, unknown model, ...
+        """
+        litellm = import_litellm()
+        response = self._retrier.call(litellm.completion, **self._request(messages, sampling))
+        return self._completion(litellm, response)
+
+    async def acomplete(self, messages: list[Message], sampling: Sampling) -> Completion:
+        """Async variant of :meth:`complete`."""
+        litellm = import_litellm()
+        response = await self._retrier.acall(litellm.acompletion,
+                                             **self._request(messages, sampling))
+        return self._completion(litellm, response)
+
+    # ------------------------------------------------------------------ option scoring
+    def _scoring_call(self, messages: list[Message], prefix: str) -> tuple[list[Message], Sampling]:
+        if self.prefill and prefix:
+            messages = [*messages, {"role": "assistant", "content": prefix,
+                                      "prefix": True}]  # type: ignore[dict-item]
+        one_token = self.prefill or not prefix
+        return messages, Sampling(temperature=0.0, max_tokens=1 if one_token else self.scan_tokens,
+                                  logprobs=True, top_logprobs=TOP_LOGPROBS)
+
+    def _scores(self, completion: Completion, prefix: str, options: list[str]) -> list[float]:
+        if not completion.top_logprobs:
+            raise LogprobsUnavailableError(
+                f"{self.model} returned no log-probabilities (the provider or model does not "
+                "support logprobs); use ChatJudge(..., mode='generate') with this model")
+        try:
+            return score_options(completion.top_logprobs, "" if self.prefill else prefix, options)
+        except LogprobsUnavailableError as exc:
+            raise LogprobsUnavailableError(f"{self.model}: {exc}") from None
+
+    def option_logprobs(self, messages: list[Message], prefix: str,
+                        options: list[str]) -> tuple[list[float], Usage]:
+        """Log-probability of each option as the answer after ``prefix``.
+
+        One call with ``logprobs=True, top_logprobs=20``; see :func:`score_options`.
+
+        Raises:
+            LogprobsUnavailableError: The provider returned no logprobs or no option token.
+        """
+        msgs, sampling = self._scoring_call(messages, prefix)
+        try:
+            completion = self.complete(msgs, sampling)
+        except FatalModelError as exc:
+            raise _unsupported(exc) from None
+        return self._scores(completion, prefix, options), completion.usage
+
+    async def aoption_logprobs(self, messages: list[Message], prefix: str,
+                               options: list[str]) -> tuple[list[float], Usage]:
+        """Async variant of :meth:`option_logprobs`."""
+        msgs, sampling = self._scoring_call(messages, prefix)
+        try:
+            completion = await self.acomplete(msgs, sampling)
+        except FatalModelError as exc:
+            raise _unsupported(exc) from None
+        return self._scores(completion, prefix, options), completion.usage
+
+
+def _unsupported(exc: FatalModelError) -> JudgeError:
+    """litellm refusing the logprobs parameters means: no logprobs for this provider."""
+    if getattr(exc, "error_type", "") == "UnsupportedParamsError":
+        return LogprobsUnavailableError(f"{exc} (logprobs are not supported; use mode='generate')")
+    return exc
+
+
+def _top_logprobs(choice: Any) -> list[dict[str, float]] | None:
+    """Per generated token: ``{sampled token: logprob, alternative: logprob, ...}``."""
+    content = _get(_get(choice, "logprobs"), "content")
+    if not content:
+        return None
+    out: list[dict[str, float]] = []
+    for tok in content:
+        entry = {str(_get(tok, "token", "")): float(_get(tok, "logprob", -math.inf))}
+        for alt in _get(tok, "top_logprobs") or []:
+            entry.setdefault(str(_get(alt, "token", "")), float(_get(alt, "logprob", -math.inf)))
+        out.append(entry)
+    return out
+
+
+_JUDGE_OPTIONS = ("name", "sampling", "max_reasks", "templates")
+
+
+@judges.default
+def litellm_judge(spec: str, *, api_base: str | None = None, mode: str = "generate",
+                  **kwargs: Any) -> ChatJudge:
+    """Default judge factory: a :class:`ChatJudge` on a :class:`LiteLLMBackend` for ``spec``.
+
+    ``mode`` defaults to ``generate`` (works with every provider); pass ``mode="logprobs"``
+    for providers that return log-probabilities. ``name``, ``sampling``, ``max_reasks``
+    and ``templates`` go to the judge; every other keyword (``timeout``, ``retry``,
+    ``api_key`` ...) to the backend.
+    """
+    from debias.judges.chat import ChatJudge
+
+    judge_kwargs = {k: kwargs.pop(k) for k in _JUDGE_OPTIONS if k in kwargs}
+    backend = LiteLLMBackend(spec, api_base=api_base, **kwargs)
+    return ChatJudge(backend, mode=mode, **judge_kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,185 @@
+"""Length statistics of candidates and final-answer extraction for the verbosity detector.
+
+Tokens are counted with ``tiktoken`` (``cl100k_base``) when it is installed, otherwise
+with a regex approximation (word pieces and punctuation marks) that tracks BPE counts on
+English prose closely enough for length comparisons. The standardised difference
+follows AlpacaEval's length control: a length difference divided by the spread of
+differences over a dataset (:func:`standardize`); for a single item, the relative
+difference ``(chosen - rejected) / max(chosen, rejected)`` is reported instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+_APPROX_TOKEN = re.compile(r"[A-Za-z]{1,6}|\d{1,3}|[^\sA-Za-z\d]", re.UNICODE)
+_NUM = re.compile(r"(?<![\w.])-?\$?\d[\d,]*(?:\.\d+)?(?![\w])|(?<![\w.])-?\$?\.\d+(?![\w])")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z*#(\[\"'$])|\n+")
+_CALC = re.compile(r"<<[^>]*>>")
+_HASHES = re.compile(r"####[ \t]*([^\n]*)")
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_BARE = re.compile(r"^\W{0,3}[-−]?\$?\d[\d,]*(?:\.\d+)?\s*(?:%|[A-Za-z]{0,12}\.?)?\W{0,3}$")
+
+
+@lru_cache(maxsize=1)
+def _tiktoken_encoder() -> Callable[[str], list[int]] | None:
+    try:
+        import tiktoken  # optional; imported lazily
+    except ImportError:
+        return None
+    try:
+        return tiktoken.get_encoding("cl100k_base").encode
+    except Exception:  # encoding files unavailable offline
+        return None
+
+
+def count_tokens(text: str, *, exact: bool = True) -> int:
+    """Number of tokens in ``text``.
+
+    Args:
+        text: The text.
+        exact: Use tiktoken when it is installed; False forces the approximation.
+    """
+    if exact:
+        enc = _tiktoken_encoder()
+        if enc is not None:
+            return len(enc(text))
+    return len(_APPROX_TOKEN.findall(text))
+
+
+def tokenizer_name() -> str:
+    """Which token counter :func:`count_tokens` uses."""
+    return "tiktoken:cl100k_base" if _tiktoken_encoder() is not None else "regex-approximation"
+
+
+@dataclass(frozen=True)
+class LengthComparison:
+    """Length of the chosen candidate against the rejected ones.
+
+    Attributes:
+        chars: Characters per candidate (original numbering).
+        tokens: Tokens per candidate.
+        chosen: Original index of the chosen candidate.
+        rejected_tokens: Median token count of the rejected candidates.
+        ratio: Chosen tokens / rejected median tokens (>= 1 means the chosen is longer).
+        char_ratio: The same ratio in characters.
+        rel_diff: ``(chosen - rejected) / max(chosen, rejected)`` in tokens, in [-1, 1].
+        extra_tokens: Chosen tokens minus the rejected median.
+        longest: Original index of the longest candidate (by tokens).
+    """
+
+    chars: list[int]
+    tokens: list[int]
+    chosen: int
+    rejected_tokens: float
+    ratio: float
+    char_ratio: float
+    rel_diff: float
+    extra_tokens: float
+    longest: int
+
+    def as_values(self) -> dict[str, object]:
+        """Plain values for :class:`~debias.types.Evidence`."""
+        return {"chars": self.chars, "tokens": self.tokens, "ratio": round(self.ratio, 3),
+                "char_ratio": round(self.char_ratio, 3), "rel_diff": round(self.rel_diff, 3),
+                "extra_tokens": round(self.extra_tokens, 1), "tokenizer": tokenizer_name()}
+
+
+def compare_lengths(candidates: Sequence[str], chosen: int) -> LengthComparison:
+    """Compare the chosen candidate's length with the rejected candidates'.
+
+    Raises:
+        ValueError: When ``chosen`` is not a candidate index or there is nothing to compare.
+    """
+    if len(candidates) < 2 or not 0 <= chosen < len(candidates):
+        raise ValueError(f"need >= 2 candidates and a chosen index, got {len(candidates)}, {chosen}")
+    chars = [len(c) for c in candidates]
+    tokens = [count_tokens(c) for c in candidates]
+    rej = [t for i, t in enumerate(tokens) if i != chosen]
+    rej_chars = [c for i, c in enumerate(chars) if i != chosen]
+    med = float(statistics.median(rej))
+    med_chars = float(statistics.median(rej_chars))
+    mine = float(tokens[chosen])
+    return LengthComparison(
+        chars=chars, tokens=tokens, chosen=chosen, rejected_tokens=med,
+        ratio=mine / max(med, 1.0), char_ratio=chars[chosen] / max(med_chars, 1.0),
+        rel_diff=(mine - med) / max(mine, med, 1.0), extra_tokens=mine - med,
+        longest=max(range(len(tokens)), key=lambda i: (tokens[i], -i)),
+    )
+
+
+def standardize(diffs: Sequence[float]) -> list[float]:
+    """AlpacaEval-style standardised length differences: ``d / std(d)`` over a dataset.
+
+    Returns zeros when the spread is 0 (all differences equal) or fewer than 2 values.
+    """
+    if len(diffs) < 2:
+        return [0.0 for _ in diffs]
+    sd = statistics.pstdev(diffs)
+    if sd == 0 or math.isnan(sd):
+        return [0.0 for _ in diffs]
+    return [d / sd for d in diffs]
+
+
+def _to_float(token: str) -> float | None:
+    try:
+        return float(token.replace("−", "-").replace("$", "").replace(",", ""))
+    except ValueError:
+        return None
+
+
+def numbers(text: str) -> list[float]:
+    """All numbers in ``text`` (``$1,200.50`` -> 1200.5), in order."""
+    out = []
+    for m in _NUM.finditer(text.replace("−", "-")):
+        v = _to_float(m.group())
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def final_number(text: str) -> float | None:
+    """The final numeric answer of a worked solution, or None.
+
+    Order of evidence: the number after the last ``####`` marker (GSM8K style), a
+    ``\\boxed{...}`` value, then the last sentence that contains a number: the value
+    after its last ``=`` if it has one ("... = 140 flowers"), else its first number
+    ("Therefore, Tracy got 8 pieces from the 4-foot wire"). Calculator annotations
+    ``<<a*b=c>>`` are ignored.
+    """
+    t = _CALC.sub(" ", text)
+    for m in reversed(list(_HASHES.finditer(t))):
+        found = numbers(m.group(1))
+        if found:
+            return found[0]
+    boxed = list(_BOXED.finditer(t))
+    if boxed:
+        found = numbers(boxed[-1].group(1))
+        if found:
+            return found[0]
+    sentences = [s for s in _SENTENCE_SPLIT.split(t) if s and numbers(s)]
+    if not sentences:
+        return None
+    last = sentences[-1]
+    if "=" in last:
+        found = numbers(last.rsplit("=", 1)[1])
+        if found:
+            return found[0]
+    return numbers(last)[0]
+
+
+def is_bare_answer(text: str) -> bool:
+    """Whether ``text`` is only a final answer (a number with at most a short unit)."""
+    return bool(_BARE.match(text.strip()))
+
+
+def same_number(a: float | None, b: float | None, rel_tol: float = 1e-6) -> bool:
+    """Numeric equality with a small relative tolerance (None never equals)."""
+    if a is None or b is None:
+        return False
+    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-9)

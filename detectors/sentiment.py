@@ -1,0 +1,223 @@
+"""Sentiment bias: did the chosen candidate win on tone rather than on content?
+
+Tone is measured with VADER (``vaderSentiment``, a maintained lexicon-and-rules
+sentiment analyser) extended by a small framing lexicon (``detectors/data/
+tone_lexicon.tsv``: "merely", "mundane", "lackluster", ... which VADER lacks). A
+candidate's tone is the mean of VADER's compound score and its positive-minus-negative
+share, both in [-1, 1]. Words that occur in EVERY candidate are content, not tone (the
+word "war" in four answers about the First World War), so their valence is masked for
+the comparison. On the public RBD ScienceQA sentiment set (500 items, one option
+reworded negatively, the others positively) the most negative tone identifies the
+negatively reworded option in 98% of items.
+
+Live: when a rewriter is configured the detector asks for a probe with tone-neutralised
+candidates (``rewrite="neutralize_tone"``) and flags a decision that changes.
+
+Offline rule and rationale: a verdict is suspicious when the candidates differ in tone
+(spread >= ``min_spread``) and the chosen one is clearly more positive than the most
+negatively worded one (gap >= ``min_gap``). Under the RBD protocol the correct option is
+the one reworded negatively, so such a verdict is wrong on the biased item; it is
+sentiment bias when the judge would have been right on the plain wording, which the
+judge-strength prior estimates. ``P(bias) = P(chosen is not the negatively worded one) *
+P(judge right without the rewording)``; the first factor is a softmax over negated tones
+with temperature ``temperature`` (0.1: a tone gap of 0.1 gives ~73%, 0.3 gives ~95%,
+matching how often the lowest tone was the reworded option on the public set at those
+gaps). A verdict for the most negative candidate cannot have been won on tone.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from debias.errors import ConfigError, MissingDependencyError
+from debias.types import Evidence, Finding, Verdict
+from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
+from detectors.options import as_bool, as_float, check_policy
+from detectors.priors import JudgePriors, default_priors
+
+_WORD = re.compile(r"[a-z][a-z']*")
+
+
+@lru_cache(maxsize=1)
+def default_tone_lexicon() -> dict[str, float]:
+    """The packaged framing lexicon (word -> VADER valence)."""
+    text = resources.files("detectors").joinpath("data/tone_lexicon.tsv").read_text("utf-8")
+    out: dict[str, float] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        try:
+            out[parts[0].strip().lower()] = float(parts[1])
+        except (IndexError, ValueError):
+            raise ConfigError(f"detectors/data/tone_lexicon.tsv line {n}: expected word<TAB>valence") from None
+    return out
+
+
+class ToneScorer:
+    """Tone of candidates relative to each other (VADER plus a framing lexicon).
+
+    Args:
+        extra_lexicon: Entries added to VADER's lexicon; default: the packaged framing lexicon.
+        mask_shared: Ignore the valence of words present in every candidate.
+
+    Raises:
+        MissingDependencyError: When ``vaderSentiment`` is not installed.
+    """
+
+    def __init__(self, extra_lexicon: Mapping[str, float] | None = None, mask_shared: bool = True) -> None:
+        try:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise MissingDependencyError(
+                "the sentiment detector needs vaderSentiment: pip install vaderSentiment") from exc
+        self._analyzer = SentimentIntensityAnalyzer()
+        self._analyzer.lexicon.update(default_tone_lexicon() if extra_lexicon is None else extra_lexicon)
+        self.mask_shared = mask_shared
+
+    def tone(self, text: str) -> float:
+        """Tone of one text in [-1, 1] (no masking)."""
+        return self._score(self._analyzer, text)
+
+    def tones(self, texts: Sequence[str]) -> list[float]:
+        """Tone of each text in [-1, 1], masking words shared by all texts."""
+        analyzer = self._analyzer
+        if self.mask_shared and len(texts) > 1:
+            vocab = [set(_WORD.findall(t.lower())) for t in texts]
+            shared = set.intersection(*vocab) & analyzer.lexicon.keys()
+            if shared:
+                analyzer = copy.copy(self._analyzer)
+                analyzer.lexicon = {k: v for k, v in self._analyzer.lexicon.items() if k not in shared}
+        return [self._score(analyzer, t) for t in texts]
+
+    @staticmethod
+    def _score(analyzer: Any, text: str) -> float:
+        s = analyzer.polarity_scores(text)
+        return (s["compound"] + s["pos"] - s["neg"]) / 2.0
+
+
+def p_most_negative(tones: Sequence[float], temperature: float) -> list[float]:
+    """Softmax over negated tones: P(each candidate is the negatively worded one)."""
+    lo = min(tones)
+    weights = [math.exp(-(t - lo) / temperature) for t in tones]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+@register_detector("sentiment")
+class SentimentDetector:
+    """Flags verdicts that favour upbeat wording over a negatively worded candidate.
+
+    Args:
+        policy: On-bias policy (default ``revise``).
+        min_spread: Minimum tone spread (max - min) for the candidates to differ in tone.
+        min_gap: Minimum tone advantage of the chosen candidate over the most negative one.
+        temperature: Softmax temperature turning tone gaps into P(most negative).
+        threshold: Offline decision threshold on the estimated P(bias).
+        judge_prior: Weigh by the judge-strength prior (see :mod:`detectors.priors`).
+        priors: Custom judge priors (default: the packaged table).
+    """
+
+    name = "sentiment"
+    version = "1"
+    bias = "sentiment"
+
+    def __init__(self, policy: Policy = "revise", min_spread: float | str = 0.25,
+                 min_gap: float | str = 0.1, temperature: float | str = 0.1,
+                 threshold: float | str = 0.5, judge_prior: bool | str = True,
+                 priors: JudgePriors | None = None) -> None:
+        self.policy = check_policy(self.name, policy)
+        self.min_spread = as_float(self.name, "min_spread", min_spread, 0.0, 2.0)
+        self.min_gap = as_float(self.name, "min_gap", min_gap, 0.0, 2.0)
+        self.temperature = as_float(self.name, "temperature", temperature, 1e-3, 10.0)
+        self.threshold = as_float(self.name, "threshold", threshold, 0.0, 1.0)
+        self.judge_prior = as_bool(self.name, "judge_prior", judge_prior)
+        self.priors = priors or default_priors()
+        self._scorer: ToneScorer | None = None
+
+    @property
+    def scorer(self) -> ToneScorer:
+        """The tone scorer (created on first use)."""
+        if self._scorer is None:
+            self._scorer = ToneScorer()
+        return self._scorer
+
+    def _asymmetric(self, tones: list[float], chosen: int) -> bool:
+        lo = min(tones)
+        return max(tones) - lo >= self.min_spread and tones[chosen] - lo >= self.min_gap
+
+    def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
+        v, item = ctx.verdict, ctx.item
+        if ctx.mode != "live" or not ctx.can_rewrite or item.task == "score" or v.choice is None or v.tie:
+            return []
+        if not self._asymmetric(self.scorer.tones(item.candidates), v.choice):
+            return []
+        return [ProbeSpec(key="neutral_tone", rewrite="neutralize_tone")]
+
+    def _finding(self, detected: bool, confidence: float, evidence: Evidence, analysis: str = "") -> Finding:
+        return Finding(detector=self.name, version=self.version, bias="sentiment", detected=detected,
+                       confidence=round(min(max(confidence, 0.0), 1.0), 4), evidence=evidence,
+                       analysis=analysis if detected else "", policy=self.policy)
+
+    def assess(self, ctx: DetectContext, probes: Mapping[str, Verdict | None]) -> Finding:
+        item, v = ctx.item, ctx.verdict
+        if item.task == "score":
+            return skipped(self, "score tasks have a single candidate: no tone comparison")
+        if v.tie or v.choice is None:
+            return skipped(self, "no single candidate was chosen")
+        tones = self.scorer.tones(item.candidates)
+        chosen = v.choice
+        lo = min(range(len(tones)), key=lambda i: (tones[i], i))
+        values: dict[str, Any] = {
+            "tones": [round(t, 3) for t in tones], "chosen": chosen, "most_negative": lo,
+            "spread": round(max(tones) - tones[lo], 3), "gap": round(tones[chosen] - tones[lo], 3),
+        }
+        compared = ("tone of each candidate (VADER with a framing lexicon, shared content words "
+                    "masked): the chosen candidate against the most negatively worded one")
+        probe = probes.get("neutral_tone")
+        if probe is not None:
+            changed = probe.tie or probe.choice != chosen
+            values.update(rule="live:changed-when-neutral" if changed else "live:same-when-neutral",
+                          neutral_choice=probe.choice)
+            ev = Evidence(compared=compared + "; the same candidates re-judged with neutral wording",
+                          values=values, probes=["neutral_tone"])
+            return self._finding(changed, 0.85 if changed else 0.8, ev, _ANALYSIS_LIVE)
+        if not self._asymmetric(tones, chosen):
+            rule = ("no-tone-asymmetry" if values["spread"] < self.min_spread else
+                    "chose-most-negative" if tones[chosen] <= tones[lo] else "small-tone-gap")
+            values["rule"] = rule
+            return self._finding(False, 0.85 if rule == "chose-most-negative" else 0.75,
+                                 Evidence(compared=compared, values=values))
+        p_neg = p_most_negative(tones, self.temperature)
+        p_wrong = 1.0 - p_neg[chosen]
+        kind = "objective" if item.task == "choice" else "preference"
+        judge = v.judge if v.judge != "unknown" else item.metadata.get("judge_model")
+        prior = self.priors.p_right(judge if self.judge_prior else None, kind)
+        p = p_wrong * prior
+        detected = p >= self.threshold
+        values.update(rule="chose-positive-over-negative", p_chosen_is_negative=round(p_neg[chosen], 3),
+                      judge_tier=self.priors.tier(judge) if self.judge_prior else "unknown",
+                      prior_right_unbiased=prior, p_bias=round(p, 3))
+        return self._finding(detected, p if detected else 1.0 - p,
+                             Evidence(compared=compared, values=values), _ANALYSIS_OFFLINE)
+
+
+_ANALYSIS_LIVE = (
+    "When the same candidates were reworded in a neutral tone, your decision changed. The "
+    "decision therefore depended on upbeat or gloomy wording, which says nothing about "
+    "correctness. Set the tone aside, restate what each candidate actually claims, and "
+    "decide on that content alone."
+)
+_ANALYSIS_OFFLINE = (
+    "The candidates differ strongly in tone: the one you chose is worded noticeably more "
+    "positively than at least one other candidate, which is worded negatively or "
+    "dismissively. Enthusiastic or gloomy wording is not evidence of correctness. Strip the "
+    "emotional wording from every candidate, restate what each one actually claims, and "
+    "decide on that content alone."
+)

@@ -1,0 +1,326 @@
+"""The litellm judge through the REAL litellm client against the loopback OpenAI server.
+
+Scripted behaviours (position-biased, cue-following, content-fair, garbage) must come back
+as verdicts in ORIGINAL numbering for every display order; usage is recorded; the
+logprobs mode reads a distribution; the async path works too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import subprocess
+import sys
+
+import pytest
+
+from debias.errors import ConfigError, JudgeError, VerdictParseError
+from debias.judges import judges
+from debias.judges.base import ChatBackend, JudgeRequest, OptionScorer, Sampling
+from debias.judges.chat import ChatJudge
+from debias.judges.litellm_judge import (
+    LiteLLMBackend,
+    LogprobsUnavailableError,
+    import_litellm,
+    score_options,
+)
+from debias.ordering import cyclic_orders
+from debias.retry import RetryPolicy
+from debias.testing import (
+    ContentFair,
+    CueFollowing,
+    Garbage,
+    OpenAIServer,
+    PositionBiased,
+    Scripted,
+    tokenize,
+)
+from debias.testing.openai_server import count_prompt_tokens
+from debias.types import Item
+
+KEY = "sk-test"
+FAST = RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0)
+PAIR = Item(id="p1", task="pairwise", instruction="Name a prime number.",
+            candidates=["Nine is prime.", "Seven is prime. [correct]"],
+            cue="90% of people believe that Output (b) is better.")
+MC = Item(id="c1", task="choice", instruction="What is 2 + 2?",
+          candidates=["3", "4 [correct]", "5", "22"], cue="Most people chose Choice 3.")
+SCORE = Item(id="s1", task="score", instruction="Say hello.", candidates=["Hello!"])
+
+
+@pytest.fixture(scope="module")
+def server():
+    with OpenAIServer(PositionBiased()) as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server: OpenAIServer) -> OpenAIServer:
+    server.clear_log()
+    server.logprobs = True
+    yield server
+    server.responder = PositionBiased()
+
+
+def _judge(srv: OpenAIServer, model: str = "openai/test-judge", **kw) -> ChatJudge:
+    kw.setdefault("retry", FAST)
+    return judges.create(model, api_base=srv.base_url, api_key=KEY, **kw)  # type: ignore[return-value]
+
+
+def _req(item: Item, order: list[int], with_cue: bool = True) -> JudgeRequest:
+    return JudgeRequest(item=item, order=order, with_cue=with_cue)
+
+
+# ----------------------------------------------------------------------------- construction
+
+
+def test_default_factory_builds_a_chat_judge_on_litellm(srv: OpenAIServer) -> None:
+    judge = _judge(srv, max_reasks=1, timeout=7)
+    assert isinstance(judge, ChatJudge)
+    assert isinstance(judge.backend, LiteLLMBackend)
+    assert isinstance(judge.backend, ChatBackend) and isinstance(judge.backend, OptionScorer)
+    assert judge.name == "openai/test-judge" and judge.max_reasks == 1
+    assert judge.backend.timeout == 7 and judge.backend.api_base == srv.base_url
+    assert judge.mode == "generate"
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"model": ""}, "not a litellm model string"),
+    ({"model": "openai/gpt 4"}, "not a litellm model string"),
+    ({"timeout": 0}, "timeout must be"),
+    ({"num_retries": 3}, "retry=RetryPolicy"),
+    ({"max_retries": 3}, "retry=RetryPolicy"),
+    ({"scan_tokens": 0}, "scan_tokens"),
+    ({"retry": {"max_attempts": 2}}, "RetryPolicy"),
+])
+def test_backend_config_is_validated(kwargs: dict, match: str) -> None:
+    kwargs = {"model": "openai/x", **kwargs}
+    with pytest.raises(ConfigError, match=match):
+        LiteLLMBackend(**kwargs)
+
+
+def test_repr_never_shows_the_key() -> None:
+    backend = LiteLLMBackend("openai/x", api_key="sk-supersecret-123")
+    assert "supersecret" not in repr(backend) and "supersecret" not in repr(backend._retrier)
+
+
+def test_litellm_is_not_imported_at_module_import() -> None:
+    code = ("import sys, debias, debias.judges, debias.judges.litellm_judge, debias.retry, "
+            "debias.testing; assert 'litellm' not in sys.modules, 'litellm imported eagerly'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]])
+def test_position_biased_judge_maps_slot_to_original(srv: OpenAIServer, order: list[int]) -> None:
+    srv.responder = PositionBiased()
+    verdict = _judge(srv).judge(_req(PAIR, order))
+    assert verdict.raw == "Output (a)"
+    assert verdict.choice == order[0]  # first DISPLAYED candidate, in original numbering
+    assert verdict.order == order and verdict.judge == "openai/test-judge"
+    sent = srv.requests[0].request.view
+    assert sent.outputs == [PAIR.candidates[i] for i in order]
+
+
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]])
+def test_cue_following_judge(srv: OpenAIServer, order: list[int]) -> None:
+    srv.responder = CueFollowing()
+    judge = _judge(srv)
+    with_cue = judge.judge(_req(PAIR, order))
+    assert with_cue.raw == "Output (b)" and with_cue.choice == order[1]
+    assert with_cue.with_cue is True
+    without = judge.judge(_req(PAIR, order, with_cue=False))
+    assert without.choice == order[0] and without.with_cue is False
+    shown = [r.request.view.statement for r in srv.requests]
+    assert shown == [PAIR.cue, None]
+
+
+@pytest.mark.parametrize("order", [*cyclic_orders(4), [3, 2, 1, 0]])
+def test_multiple_choice_cue_and_fair_judges(srv: OpenAIServer, order: list[int]) -> None:
+    srv.responder = CueFollowing()
+    verdict = _judge(srv).judge(_req(MC, order))
+    assert verdict.raw == "Choice 3" and verdict.choice == order[2]
+    srv.responder = ContentFair(marker="[correct]")
+    assert _judge(srv).judge(_req(MC, order)).choice == 1  # wherever it is displayed
+
+
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]])
+def test_content_fair_judge_is_order_invariant(srv: OpenAIServer, order: list[int]) -> None:
+    srv.responder = ContentFair(marker="[correct]")
+    assert _judge(srv).judge(_req(PAIR, order)).choice == 1
+
+
+def test_score_task(srv: OpenAIServer) -> None:
+    srv.responder = PositionBiased(score=7)
+    verdict = _judge(srv).judge(JudgeRequest.first(SCORE))
+    assert verdict.score == 7 and verdict.choice is None
+
+
+def test_usage_tokens_are_recorded(srv: OpenAIServer) -> None:
+    verdict = _judge(srv).judge(_req(PAIR, [1, 0]))
+    (logged,) = srv.requests
+    assert verdict.usage.calls == 1
+    assert verdict.usage.prompt_tokens == count_prompt_tokens(logged.body["messages"]) > 20
+    assert verdict.usage.completion_tokens == len(tokenize("Output (a)")) == 4
+    assert verdict.usage.cost == 0.0  # litellm has no price for "test-judge"
+
+
+def test_cost_of_a_priced_model_comes_from_litellm(srv: OpenAIServer) -> None:
+    litellm = import_litellm()
+    verdict = _judge(srv, model="openai/gpt-4o-mini").judge(_req(PAIR, [0, 1]))
+    prompt_cost, completion_cost = litellm.cost_per_token(
+        model="gpt-4o-mini", prompt_tokens=verdict.usage.prompt_tokens,
+        completion_tokens=verdict.usage.completion_tokens)
+    assert verdict.usage.cost == pytest.approx(prompt_cost + completion_cost)
+    assert verdict.usage.cost > 0
+
+
+def test_request_carries_sampling_and_no_litellm_retries(srv: OpenAIServer) -> None:
+    judge = _judge(srv, sampling=Sampling(temperature=0.3, max_tokens=40))
+    judge.judge(_req(PAIR, [0, 1]))
+    body = srv.requests[0].body
+    assert body["temperature"] == 0.3 and body["max_tokens"] == 40
+    assert body["model"] == "test-judge"
+    assert "num_retries" not in body and "max_retries" not in body
+
+
+def test_garbage_fails_after_bounded_reasks(srv: OpenAIServer) -> None:
+    srv.responder = Garbage()
+    with pytest.raises(VerdictParseError, match="3 attempts") as info:
+        _judge(srv, max_reasks=2).judge(_req(PAIR, [0, 1]))
+    assert srv.request_count == 3
+    assert "hard to say" in info.value.text
+    last = srv.requests[-1].body["messages"]
+    assert [m["role"] for m in last[-2:]] == ["assistant", "user"]  # the re-ask conversation
+
+
+def test_reask_recovers_and_sums_usage(srv: OpenAIServer) -> None:
+    srv.responder = Scripted(["I am not sure.", "Output (b)"])
+    verdict = _judge(srv).judge(_req(PAIR, [1, 0]))
+    assert verdict.choice == 0 and verdict.raw == "Output (b)"
+    assert verdict.usage.calls == 2 and srv.request_count == 2
+
+
+@pytest.mark.parametrize("model", ["hosted_vllm/test-judge", "openai/org/nested-name"])
+def test_other_model_strings_reach_the_server(srv: OpenAIServer, model: str) -> None:
+    verdict = _judge(srv, model=model).judge(_req(PAIR, [1, 0]))
+    assert verdict.choice == 1 and srv.request_count == 1
+
+
+# ----------------------------------------------------------------------------- logprobs
+
+
+@pytest.mark.parametrize("prefill", [False, True])
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]])
+def test_logprobs_mode_reads_a_distribution(srv: OpenAIServer, order: list[int], prefill: bool) -> None:
+    srv.responder = PositionBiased(confidence=0.8)
+    backend = LiteLLMBackend("openai/test-judge", api_base=srv.base_url, api_key=KEY,
+                             retry=FAST, prefill=prefill)
+    verdict = ChatJudge(backend, mode="logprobs").judge(_req(PAIR, order))
+    assert verdict.choice == order[0]
+    assert verdict.confidence == pytest.approx(0.8)
+    expected = [0.0, 0.0]
+    expected[order[0]], expected[order[1]] = 0.8, 0.2
+    assert verdict.probs == pytest.approx(expected)
+    body = srv.requests[0].body
+    assert body["logprobs"] is True and body["top_logprobs"] == 20
+    assert body["max_tokens"] == (1 if prefill else backend.scan_tokens)
+    assert (body["messages"][-1]["role"] == "assistant") is prefill
+
+
+def test_logprobs_multiple_choice_async(srv: OpenAIServer) -> None:
+    srv.responder = CueFollowing()
+    judge = ChatJudge(LiteLLMBackend("openai/test-judge", api_base=srv.base_url, api_key=KEY,
+                                     retry=FAST), mode="logprobs")
+
+    async def run() -> list:
+        return await asyncio.gather(*(judge.ajudge(_req(MC, o)) for o in cyclic_orders(4)))
+
+    for order, verdict in zip(cyclic_orders(4), asyncio.run(run()), strict=True):
+        assert verdict.choice == order[2]
+        assert verdict.probs is not None and max(verdict.probs) == verdict.probs[order[2]]
+        assert math.isclose(sum(verdict.probs), 1.0)
+
+
+def test_no_logprobs_from_provider_is_a_clear_error(srv: OpenAIServer) -> None:
+    srv.logprobs = False
+    judge = ChatJudge(LiteLLMBackend("openai/test-judge", api_base=srv.base_url, api_key=KEY,
+                                     retry=FAST), mode="logprobs")
+    with pytest.raises(LogprobsUnavailableError, match="mode='generate'") as info:
+        judge.judge(_req(PAIR, [0, 1]))
+    assert isinstance(info.value, JudgeError)
+
+
+def test_garbage_in_logprobs_mode_is_a_clear_error(srv: OpenAIServer) -> None:
+    srv.responder = Garbage()
+    backend = LiteLLMBackend("openai/test-judge", api_base=srv.base_url, api_key=KEY, retry=FAST)
+    with pytest.raises(LogprobsUnavailableError, match="no generated token is one of the options"):
+        backend.option_logprobs([{"role": "user", "content": "### Output (a):\nx\n### Output (b):\ny"}],
+                                "Output (", ["a", "b"])
+
+
+# ----------------------------------------------------------------------------- async
+
+
+def test_async_judgements_in_both_orders(srv: OpenAIServer) -> None:
+    srv.responder = CueFollowing()
+    judge = _judge(srv)
+
+    async def run() -> list:
+        reqs = [_req(PAIR, o, with_cue=c) for o in ([0, 1], [1, 0]) for c in (True, False)]
+        return await asyncio.gather(*(judge.ajudge(r) for r in reqs))
+
+    got = [v.choice for v in asyncio.run(run())]
+    assert got == [1, 0, 0, 1]  # cue -> slot b; no cue -> slot a; mapped to original
+    assert srv.request_count == 4
+    assert all(v > 0 for v in (r.finished - r.started for r in srv.requests))
+
+
+def test_async_garbage_fails_after_bounded_reasks(srv: OpenAIServer) -> None:
+    srv.responder = Garbage()
+    with pytest.raises(VerdictParseError):
+        asyncio.run(_judge(srv, max_reasks=1).ajudge(_req(PAIR, [0, 1])))
+    assert srv.request_count == 2
+
+
+# ----------------------------------------------------------------------------- score_options (pure)
+
+
+def _steps(*tokens: tuple[str, dict[str, float]]) -> list[dict[str, float]]:
+    return [{tok: alts.get(tok, -0.01), **alts} for tok, alts in tokens]
+
+
+def test_score_options_finds_the_answer_after_the_prefix() -> None:
+    steps = _steps(("Output", {"The": -3.0}), (" (", {":": -4.0}),
+                   ("a", {"a": math.log(0.7), "b": math.log(0.2), "A": math.log(0.05)}), (")", {}))
+    got = score_options(steps, "Output (", ["a", "b"])
+    assert got == pytest.approx([math.log(0.75), math.log(0.2)])
+
+
+def test_score_options_ignores_option_lookalikes_before_the_prefix() -> None:
+    steps = _steps(("The", {}), (" answer", {}), (" a", {" a": -0.1, " b": -5.0}), (" is", {}),
+                   (" Output", {}), (" (", {}), ("b", {"b": -0.2, "a": -1.8}))
+    assert score_options(steps, "Output (", ["a", "b"]) == pytest.approx([-1.8, -0.2])
+
+
+def test_score_options_accepts_bare_and_bracketed_answers() -> None:
+    assert score_options(_steps(("2", {"2": -0.1, "1": -2.5})), "Choice ", ["1", "2"]) == \
+        pytest.approx([-2.5, -0.1])
+    steps = _steps(("[[", {}), ("B", {"B": -0.3, "A": -1.4}), ("]]", {}))
+    assert score_options(steps, "Output (", ["a", "b"]) == pytest.approx([-1.4, -0.3])
+
+
+def test_score_options_missing_option_gets_the_floor() -> None:
+    steps = _steps(("a", {"a": -0.05, "the": -4.0}))
+    assert score_options(steps, "", ["a", "b"]) == pytest.approx([-0.05, -4.0])
+
+
+def test_score_options_errors() -> None:
+    with pytest.raises(LogprobsUnavailableError):
+        score_options([], "Output (", ["a", "b"])
+    with pytest.raises(LogprobsUnavailableError, match="began its answer with 'Hmm'"):
+        score_options(_steps(("Hmm", {"Well": -2.0})), "Output (", ["a", "b"])
+    with pytest.raises(ConfigError, match="distinct"):
+        score_options(_steps(("a", {})), "", ["a", "A"])
