@@ -34,11 +34,11 @@ TABLE = RESULTS / "e2e_table.md"
 LOCAL = ("--judge", "local", "--max-rounds", "1", "--seed", "0")
 RUNS: dict[str, list[str]] = {
     "sanity": ["--suite", "sanity", "--limit", "100", "--json", str(RESULTS / "e2e_sanity.json")],
-    "rbd-bias4": ["--suite", "rbd-bias4", *LOCAL, "--limit", "10",
+    "rbd-bias4": ["--suite", "rbd-bias4", *LOCAL, "--limit", "6",
                   "--json", str(RESULTS / "e2e_rbd-bias4_smollm2.json")],
-    "llmbar": ["--suite", "llmbar", *LOCAL, "--limit", "5",
+    "llmbar": ["--suite", "llmbar", *LOCAL, "--limit", "3",
                "--json", str(RESULTS / "e2e_llmbar_smollm2.json")],
-    "evalbiasbench": ["--suite", "evalbiasbench", *LOCAL, "--limit", "4",
+    "evalbiasbench": ["--suite", "evalbiasbench", *LOCAL, "--limit", "2",
                       "--json", str(RESULTS / "e2e_evalbiasbench_smollm2.json")],
 }
 """The committed runs: ``debias bench e2e <args>``."""
@@ -56,7 +56,7 @@ re-run; the summary (all rates with seeded bootstrap 95% intervals, cost per ite
 # scripted judges with known bias rates (no data, no model): expected recall ~1, no over-correction
 debias bench e2e --suite sanity --limit 100 --json benchmarks/results/e2e_sanity.json
 # the embedded local judge (SmolLM2-135M on CPU)
-debias bench e2e --suite rbd-bias4 --judge local --max-rounds 1 --limit 10
+debias bench e2e --suite rbd-bias4 --judge local --max-rounds 1 --limit 6
 # an API judge through litellm; keys come from the provider's usual environment variable
 export OPENAI_API_KEY=...            # or ANTHROPIC_API_KEY, ...
 debias bench e2e --suite rbd-bias4 --judge openai/gpt-4o-mini --limit 100 --concurrency 8
@@ -69,6 +69,17 @@ vllm serve joyfine/RBD-8B --port 8001 --max-model-len 8192
 debias bench e2e --suite rbd-bias4 --judge openai/gpt-4o-mini --limit 100 \\
     --detectors 'position,bandwagon,verbosity,sentiment,reasoning:backend=hosted_vllm/joyfine/RBD-8B;api_base=http://127.0.0.1:8001/v1;cascade=always'
 ```
+
+Suites (`debias/bench_e2e/suites.py`): `rbd-bias4` builds D and D_bias as the RBD paper
+does: position = Arena pair in its original vs swapped order; bandwagon = the same pairs
+plain vs with "90% believe that Output (x) is better" naming the worse output;
+verbosity = GSM8K worked solution vs a long wrong answer, then the bare correct number vs
+the same long answer (correct answer's slot drawn per record, the same in D and D_bias;
+records whose long answer is also right are left out); sentiment = ScienceQA options vs
+their `sentiment_choices` rewording. `llmbar` (Natural and each Adversarial subset) and
+`evalbiasbench` (per bias type) judge each pair in the file's order (D) and swapped
+(D_bias). `sanity` is synthetic, judged by scripted judges with known bias rates. The
+middleware never sees the gold label (some detectors would use it).
 
 The reasoning detector's options (`detectors/reasoning/detector.py`): `backend` (`local`,
 `local:PATH`, or a litellm model string), `api_base`, `cascade` (`on-signal` default:

@@ -6,15 +6,17 @@ real stack: ``debias.runner.arun_batch`` -> ``Debiaser`` -> ``ChatJudge`` ->
 ``LiteLLMBackend`` -> litellm -> HTTP. Ideal throughput is ``concurrency / latency`` model
 calls per second (32 / 0.05 = 640); the target is >= 0.9 of ideal.
 
-Two reference clients isolate where time goes: ``litellm`` (bare ``litellm.acompletion``
-at the same concurrency, no middleware) and ``raw`` (one shared aiohttp session posting
-JSON: what the server and the machine sustain without litellm).
+Reference clients isolate where time goes: ``litellm`` (bare ``litellm.acompletion`` at
+the same concurrency, no middleware), ``openai`` (the official SDK alone, one shared
+client) and ``raw`` (one shared aiohttp session posting JSON: what the server and the
+machine sustain). Each run also records the client's CPU time per call.
 
 Reproduce::
 
     python benchmarks/throughput.py                       # middleware, no detectors
     python benchmarks/throughput.py --detectors position  # adds the swap probe
-    python benchmarks/throughput.py --clients debias,litellm,raw
+    python benchmarks/throughput.py --clients debias,litellm,openai,raw
+    python benchmarks/throughput.py --model hosted_vllm/test-judge
 
 Results: ``benchmarks/results/throughput.json`` (one entry per client).
 """
@@ -31,11 +33,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from debias.judges import judges
-from debias.judges.base import JudgeRequest, Sampling
+from debias.judges.base import JudgeRequest
 from debias.judges.litellm_judge import import_litellm
 from debias.loop import Debiaser
 from debias.prompts import Templates, render_messages
@@ -77,52 +80,81 @@ class LoopbackServer:
         self.proc.wait(timeout=10)
 
 
-async def run_debias(base_url: str, n: int, concurrency: int, detectors: list[str],
-                     warmup: int) -> dict[str, Any]:
+async def run_debias(base_url: str, n: int, concurrency: int, warmup: int, *, model: str,
+                     detectors: list[str]) -> dict[str, Any]:
     """Items through runner -> Debiaser -> ChatJudge -> LiteLLMBackend -> litellm."""
-    judge = judges.create(MODEL, api_base=base_url, api_key=KEY, timeout=30,
+    judge = judges.create(model, api_base=base_url, api_key=KEY, timeout=30,
                           retry=RetryPolicy(max_attempts=3, initial_wait=0.05, max_wait=1))
     debiaser = Debiaser(judge, detectors, max_rounds=1)
     with tempfile.TemporaryDirectory() as tmp:
         await arun_batch(make_items(warmup, "w"), debiaser, Path(tmp) / "warm.jsonl",
                          concurrency=concurrency, progress=False)
         out = Path(tmp) / "out.jsonl"
-        t0 = time.perf_counter()
+        before = server_requests(base_url)
+        c0, t0 = time.process_time(), time.perf_counter()
         summary = await arun_batch(make_items(n), debiaser, out, concurrency=concurrency,
                                    progress=False)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        calls = server_requests(base_url) - before
         records = [json.loads(line) for line in out.read_text().splitlines()]
     probes = sum(len(r["result"]["probes"]) for r in records)
     errors = sum(r["result"]["status"] == "error" for r in records)
-    return {"items": summary.items, "wall_s": wall, "model_calls": summary.usage.calls,
-            "probes": probes, "errors": errors, "statuses": summary.statuses}
+    return {"items": summary.items, "wall_s": wall, "cpu_s": cpu, "model_calls": calls,
+            "usage_calls": summary.usage.calls, "probes": probes, "errors": errors,
+            "statuses": summary.statuses}
 
 
-async def run_litellm(base_url: str, n: int, concurrency: int, warmup: int) -> dict[str, Any]:
-    """Bare litellm.acompletion at the same concurrency (no middleware)."""
+async def _timed(base_url: str, one: Any, payloads: list[Any], warmup: int) -> dict[str, Any]:
+    await asyncio.gather(*(one(p) for p in payloads[:warmup]))
+    before = server_requests(base_url)
+    c0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(one(p) for p in payloads))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"items": len(payloads), "wall_s": wall, "cpu_s": cpu,
+            "model_calls": server_requests(base_url) - before}
+
+
+def _messages(n: int) -> list[list[dict[str, str]]]:
+    return [render_messages(JudgeRequest.first(item), Templates()) for item in make_items(n)]
+
+
+async def run_litellm(base_url: str, n: int, concurrency: int, warmup: int, *, model: str,
+                      **_: Any) -> dict[str, Any]:
+    """Bare ``litellm.acompletion`` at the same concurrency (no middleware)."""
     litellm = import_litellm()
-    msgs = [render_messages(JudgeRequest.first(item), Templates()) for item in make_items(n)]
     sem = asyncio.Semaphore(concurrency)
-    sampling = Sampling(temperature=0.0, max_tokens=256)
 
     async def one(messages: list[dict[str, str]]) -> None:
         async with sem:
-            await litellm.acompletion(model=MODEL, api_base=base_url, api_key=KEY,
-                                      messages=messages, temperature=sampling.temperature,
-                                      max_tokens=sampling.max_tokens, timeout=30,
-                                      num_retries=0, max_retries=0)
+            await litellm.acompletion(model=model, api_base=base_url, api_key=KEY,
+                                      messages=messages, temperature=0.0, max_tokens=256,
+                                      timeout=30, num_retries=0, max_retries=0)
 
-    await asyncio.gather(*(one(m) for m in msgs[:warmup]))
-    t0 = time.perf_counter()
-    await asyncio.gather(*(one(m) for m in msgs))
-    return {"items": n, "wall_s": time.perf_counter() - t0, "model_calls": n}
+    return await _timed(base_url, one, _messages(n), warmup)
 
 
-async def run_raw(base_url: str, n: int, concurrency: int, warmup: int) -> dict[str, Any]:
+async def run_openai(base_url: str, n: int, concurrency: int, warmup: int, **_: Any) -> dict[str, Any]:
+    """The official openai SDK alone (one shared AsyncOpenAI client), no litellm."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key=KEY, max_retries=0, timeout=30)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(messages: list[dict[str, str]]) -> None:
+        async with sem:
+            await client.chat.completions.create(model="test-judge", messages=messages,  # type: ignore[arg-type]
+                                                 temperature=0.0, max_tokens=256)
+
+    try:
+        return await _timed(base_url, one, _messages(n), warmup)
+    finally:
+        await client.close()
+
+
+async def run_raw(base_url: str, n: int, concurrency: int, warmup: int, **_: Any) -> dict[str, Any]:
     """One shared aiohttp session posting the same JSON: the server's and machine's ceiling."""
     import aiohttp
 
-    msgs = [render_messages(JudgeRequest.first(item), Templates()) for item in make_items(n)]
     sem = asyncio.Semaphore(concurrency)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector,
@@ -135,10 +167,16 @@ async def run_raw(base_url: str, n: int, concurrency: int, warmup: int) -> dict[
                 body = await resp.json()
                 assert body["choices"][0]["message"]["content"]
 
-        await asyncio.gather(*(one(m) for m in msgs[:warmup]))
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(m) for m in msgs))
-        return {"items": n, "wall_s": time.perf_counter() - t0, "model_calls": n}
+        return await _timed(base_url, one, _messages(n), warmup)
+
+
+CLIENTS = {"debias": run_debias, "litellm": run_litellm, "openai": run_openai, "raw": run_raw}
+
+
+def server_requests(base_url: str) -> int:
+    """Requests the server has received so far (warm-up included)."""
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/stats", timeout=10) as resp:
+        return int(json.loads(resp.read())["requests"])
 
 
 def machine() -> dict[str, Any]:
@@ -156,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.05, help="server latency (s)")
     parser.add_argument("--detectors", default="", help="e.g. 'position' (default: none)")
-    parser.add_argument("--clients", default="debias,litellm,raw",
-                        help="comma list of: debias, litellm, raw")
+    parser.add_argument("--clients", default="debias,litellm,openai,raw",
+                        help="comma list of: debias, litellm, openai, raw")
+    parser.add_argument("--model", default=MODEL,
+                        help="litellm model string for the debias/litellm clients")
     parser.add_argument("--warmup", type=int, default=64, help="untimed items first")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -167,23 +207,21 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, Any] = {}
     with LoopbackServer(args.latency) as base_url:
         for client in [c for c in args.clients.split(",") if c]:
-            if client == "debias":
-                res = asyncio.run(run_debias(base_url, args.items, args.concurrency, detectors,
-                                             args.warmup))
-            elif client == "litellm":
-                res = asyncio.run(run_litellm(base_url, args.items, args.concurrency, args.warmup))
-            elif client == "raw":
-                res = asyncio.run(run_raw(base_url, args.items, args.concurrency, args.warmup))
-            else:
-                parser.error(f"unknown client {client!r}; use debias, litellm, raw")
+            if client not in CLIENTS:
+                parser.error(f"unknown client {client!r}; use {', '.join(CLIENTS)}")
+            load_before = os.getloadavg()[0]
+            res = asyncio.run(CLIENTS[client](base_url, args.items, args.concurrency, args.warmup,
+                                              model=args.model, detectors=detectors))
+            res["loadavg_1m_before"] = load_before
             calls_per_s = res["model_calls"] / res["wall_s"]
             res.update(items_per_s=res["items"] / res["wall_s"], calls_per_s=calls_per_s,
                        fraction_of_ideal=calls_per_s / ideal,
-                       cpu_ms_per_call_upper_bound=1000 * res["wall_s"] / res["model_calls"])
+                       client_cpu_ms_per_call=1000 * res["cpu_s"] / res["model_calls"])
             runs[client] = res
             print(f"{client:8s} items {res['items']:5d}  wall {res['wall_s']:6.2f}s  "
                   f"items/s {res['items_per_s']:7.1f}  calls/s {calls_per_s:7.1f}  "
-                  f"fraction of ideal {res['fraction_of_ideal']:.3f}", flush=True)
+                  f"fraction of ideal {res['fraction_of_ideal']:.3f}  "
+                  f"client CPU/call {res['client_cpu_ms_per_call']:.2f} ms", flush=True)
     result = {
         "benchmark": "throughput",
         "command": "python " + shlex.join(["benchmarks/throughput.py", *(argv or sys.argv[1:])]),
@@ -191,13 +229,21 @@ def main(argv: list[str] | None = None) -> int:
         "server": {"latency_s": args.latency, "process": "separate (python -m debias.testing)",
                    "responder": "position"},
         "concurrency": args.concurrency,
+        "model": args.model,
+        "items": args.items,
         "detectors": detectors,
         "ideal_calls_per_s": ideal,
         "target_fraction": 0.9,
         "runs": runs,
-        "note": ("fraction_of_ideal = model calls/s divided by concurrency/latency; with "
+        "note": ("model_calls are counted by the server (GET /stats); usage_calls is what "
+                 "Result.usage reported. fraction_of_ideal = model calls/s divided by "
+                 "concurrency/latency; with "
                  "detectors an item costs several (sequential) calls, so items/s is lower "
-                 "by design and calls/s is the comparable number."),
+                 "by design and calls/s is the comparable number. client_cpu_ms_per_call is "
+                 "the client process's CPU time per call: one event loop can sustain at most "
+                 "1000/that calls/s, whatever the latency. The machine was shared with other "
+                 "jobs (see loadavg_1m_before), so wall-clock rates are noisy; CPU/call is the "
+                 "steadier number."),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -35,9 +35,9 @@ import importlib
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -572,9 +572,9 @@ def _render_fallback(tok: Any, messages: list[Message]) -> str:
 
 
 def _as_spec(spec: LocalLMSpec | str | os.PathLike[str], overrides: dict[str, Any]) -> LocalLMSpec:
-    if isinstance(spec, LocalLMSpec):
-        return spec.model_copy(update=overrides) if overrides else spec
     try:
+        if isinstance(spec, LocalLMSpec):
+            return LocalLMSpec(**{**spec.model_dump(), **overrides}) if overrides else spec
         return LocalLMSpec(path=os.fspath(spec), **overrides)
     except ValueError as exc:
         raise ConfigError(f"invalid local model spec for {spec!r}: {exc}") from exc
@@ -656,7 +656,8 @@ def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[s
     plain = transformers.AutoModelForCausalLM.from_config(config)
     plain.load_state_dict(quantized.state_dict())
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex}.part"  # mkdir honours the umask
+    tmp.mkdir()
     try:
         plain.save_pretrained(tmp)
         tok.save_pretrained(tmp)

@@ -39,9 +39,10 @@ from detectors.base import (
     parse_detector_specs,
     skipped,
 )
+from detectors.cascade import plan_model_detectors
 
 Action = Literal["accept", "revise", "aggregate", "unresolved", "raise"]
-DEFAULT_DETECTORS = ("position", "bandwagon")
+DEFAULT_DETECTORS = ("position", "bandwagon", "verbosity", "sentiment")
 
 
 class Decision(BaseModel):
@@ -155,22 +156,6 @@ class ModelDetectCall:
     detector: ModelDetector
     ctx: DetectContext
     findings: list[Finding] = field(default_factory=list)
-
-
-def wants_model(detector: ModelDetector, findings: Sequence[Finding], low: float = 0.35,
-                high: float = 0.65) -> bool:
-    """Cascade rule: call a model detector always, never, or on a cheap signal.
-
-    A signal is an actionable cheap finding, or an ok finding whose confidence is
-    ambiguous (in ``[low, high]``).
-    """
-    mode = getattr(detector, "cascade", "on-signal")
-    if mode == "always":
-        return True
-    if mode == "never":
-        return False
-    return any(f.actionable or (f.status == "ok" and low <= f.confidence <= high)
-               for f in findings)
 
 
 class Debiaser:
@@ -313,9 +298,9 @@ class Debiaser:
                         raise
                     findings[k] = errored(det, exc)
             ordered.append(findings[k])
-        for mdet in self.model_detectors:
-            if not wants_model(mdet, ordered):
-                ordered.append(skipped(mdet, f"cascade={getattr(mdet, 'cascade', 'on-signal')}: no cheap signal"))
+        for mdet, plan in plan_model_detectors(self.model_detectors, ordered):
+            if not plan.call:
+                ordered.append(skipped(mdet, plan.reason))
                 continue
             ordered.append((yield ModelDetectCall(mdet, ctx, list(ordered))))
         return ordered

@@ -231,11 +231,11 @@ def to_model_error(exc: BaseException, kind: ErrorKind, *, target: str, attempts
     if kind is ErrorKind.TRANSIENT:
         msg = (f"{target}: gave up after {attempts} attempt{'s' if attempts != 1 else ''}: "
                f"{code}{type(exc).__name__}: {hint}. Provider said: {detail}")
-        err: JudgeError = TransientModelError(msg)
+        err: JudgeError = TransientModelError(redact(msg, secrets))
     else:
         msg = (f"{target}: {code}{type(exc).__name__}, not retried: {hint}. "
                f"Provider said: {detail}")
-        err = FatalModelError(msg)
+        err = FatalModelError(redact(msg, secrets))
     err.status_code = status  # type: ignore[attr-defined]
     err.error_type = type(exc).__name__  # type: ignore[attr-defined]
     err.attempts = attempts  # type: ignore[attr-defined]

@@ -22,7 +22,24 @@ Offline (recorded verdicts only), rules and rationale:
    (+``non_answer_shift`` in log-odds); when the OTHER candidate is the only
    non-answer, the judge's choice is explained by content without the cue
    (-``non_answer_shift``). Judges and human raters rarely prefer a refusal to an answer
-   that attempts the task.
+   that attempts the task. Calibration (public RBD Arena pairs with human winners,
+   ``python benchmarks/detect_calibration.py``): in the 55 of 500 pairs where exactly
+   one output is a non-answer, the human winner is the answer in 44 (80%, Wilson 95%
+   interval 68-88%), log-odds 1.39 (0.74-2.04): ``non_answer_shift`` = 1.4.
+
+Considered and not used: a length prior ("a verbosity-prone judge would have picked
+the longer endorsed output anyway"). Measured on public data, length says little about
+a judge's cue-free choice: on PandaLM (human majority vs recorded verdicts) the odds
+that a judge agrees with the humans are only 1.2x (gpt-3.5-turbo: 82% vs 80%) to 2.0x
+(PandaLM-7B: 82% vs 70%) higher when the human winner is the longer output; the longer
+output wins 61% of Arena pairs and 57% of LLMBar Natural pairs, but only 12-49% of
+LLMBar Adversarial and 0-54% of EvalBiasBench pairs, so its direction depends on the
+data. That is too weak to turn a cue-following verdict into "no bias": the odds of the
+label among cue-following verdicts are ``P(right without cue | wrong with cue) /
+P(wrong without cue | wrong with cue)``, and in a label-balanced benchmark such as the
+RBD sets they are ``P(no bias) / P(wrong on both)`` >= 1 for every judge, so a rule
+whose likelihood ratio stays below about 2 only adds errors there. Which cue-following
+verdicts the judge would have given anyway is what the live ``no_cue`` probe observes.
 """
 
 from __future__ import annotations
@@ -45,18 +62,19 @@ class BandwagonDetector:
         policy: On-bias policy (default ``revise``).
         threshold: Offline decision threshold on the estimated P(bias).
         misleading_prior: P(the cue backs the weaker candidate) for offline estimates.
-        non_answer_shift: Log-odds shift when exactly one side is a refusal/non-answer.
+        non_answer_shift: Log-odds shift when exactly one side is a refusal/non-answer
+            (1.4: calibrated on public Arena pairs, see the module docstring).
         judge_prior: Weigh by the judge-strength prior.
         patterns: Cue recognisers (default: the packaged pattern set).
         priors: Custom judge priors (default: the packaged table).
     """
 
     name = "bandwagon"
-    version = "1"
+    version = "2"
     bias = "bandwagon"
 
     def __init__(self, policy: Policy = "revise", threshold: float | str = 0.5,
-                 misleading_prior: float | str = 0.9, non_answer_shift: float | str = 1.5,
+                 misleading_prior: float | str = 0.9, non_answer_shift: float | str = 1.4,
                  judge_prior: bool | str = True, patterns: CuePatterns | None = None,
                  priors: JudgePriors | None = None) -> None:
         self.policy = check_policy(self.name, policy)

@@ -197,7 +197,7 @@ def _outcome(record: RBDRecord, findings: list[Finding], deciding: Finding | Non
     rule = deciding.evidence.values.get("rule") if deciding.evidence else None
     return RowOutcome(**base, predicted=predicted, confidence=deciding.confidence,
                       status=deciding.status, detector=deciding.detector,
-                      rule=str(rule) if rule is not None else deciding.reason)
+                      rule=str(rule) if rule is not None else (deciding.reason or deciding.detector))
 
 
 def _group(rows: Sequence[RowOutcome], key: Callable[[RowOutcome], str],

@@ -178,6 +178,13 @@ def is_bare_answer(text: str) -> bool:
     return bool(_BARE.match(text.strip()))
 
 
+def is_concise_answer(text: str, max_tokens: int = 16) -> bool:
+    """A bare final answer, or a very short text stating a number ("The answer is 17.")."""
+    if is_bare_answer(text):
+        return True
+    return count_tokens(text, exact=False) <= max_tokens and bool(numbers(text))
+
+
 def same_number(a: float | None, b: float | None, rel_tol: float = 1e-6) -> bool:
     """Numeric equality with a small relative tolerance (None never equals)."""
     if a is None or b is None:

@@ -6,9 +6,21 @@ tone_lexicon.tsv``: "merely", "mundane", "lackluster", ... which VADER lacks). A
 candidate's tone is the mean of VADER's compound score and its positive-minus-negative
 share, both in [-1, 1]. Words that occur in EVERY candidate are content, not tone (the
 word "war" in four answers about the First World War), so their valence is masked for
-the comparison. On the public RBD ScienceQA sentiment set (500 items, one option
-reworded negatively, the others positively) the most negative tone identifies the
-negatively reworded option in 98% of items.
+the comparison.
+
+Negation scope. VADER flips (and damps by 0.74) a sentiment word that follows one of
+its negators ("not", "without", "rarely", "seldom", ...) within three tokens, but its
+negator list lacks the approximate negators "hardly", "scarcely", "barely" (VADER
+treats them only as dampeners, although it negates the synonymous "rarely" and
+"seldom") and the privatives "lacking/lacks/lack", "devoid of", "far from (being)". So
+"a creature that hardly inspires warmth", "lacking any real excitement" and "far from
+being an exciting choice" scored as warm, exciting text. The scorer marks the scope of
+these openers (:data:`NEGATION_OPENERS`) by inserting VADER's own negator "not" after
+them, so VADER's negation rule applies; the opener keeps its own valence. Measured on
+the public RBD ScienceQA sentiment set (500 items, one option reworded negatively, the
+others positively; ``python benchmarks/detect_calibration.py``): the lowest tone
+identifies the negatively reworded option in 490/500 items without the scope rule and
+494/500 with it (4 fixed, none broken).
 
 Live: when a rewriter is configured the detector asks for a probe with tone-neutralised
 candidates (``rewrite="neutralize_tone"``) and flags a decision that changes.
@@ -20,9 +32,16 @@ the one reworded negatively, so such a verdict is wrong on the biased item; it i
 sentiment bias when the judge would have been right on the plain wording, which the
 judge-strength prior estimates. ``P(bias) = P(chosen is not the negatively worded one) *
 P(judge right without the rewording)``; the first factor is a softmax over negated tones
-with temperature ``temperature`` (0.1: a tone gap of 0.1 gives ~73%, 0.3 gives ~95%,
-matching how often the lowest tone was the reworded option on the public set at those
-gaps). A verdict for the most negative candidate cannot have been won on tone.
+with temperature ``temperature`` (0.1: a tone gap of 0.1 gives ~73%, 0.3 gives ~95%).
+Calibration on the public ScienceQA sentiment set: the likelihood of the reworded
+option under this softmax peaks at 0.09 on the grid 0.02-0.3 (log-likelihood -22.7 at
+0.09, -23.1 at 0.1, -25.0 at 0.12, -27.6 at 0.05), and at 0.1 the items predicted at
+>= 0.9 (468 of 500) are right 99.8% of the time, those at 0.8-0.9 94% (18 items). A
+verdict for the most negative candidate cannot have been won on tone.
+
+What the offline rule cannot see: whether the judge would also have been wrong on the
+plain wording (hard items, e.g. unit estimates). Only the live ``neutral_tone`` probe
+observes that; offline, the judge-strength prior stands in for it.
 """
 
 from __future__ import annotations
@@ -42,6 +61,20 @@ from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors
 
 _WORD = re.compile(r"[a-z][a-z']*")
+
+#: Approximate negators and privatives that open a negation scope (see the module docstring).
+NEGATION_OPENERS: tuple[str, ...] = (
+    "hardly", "scarcely", "barely", "lacking", "lacks", "lacked", "lack", "devoid of",
+    "far from being", "far from",
+)
+
+
+def _opener_pattern(openers: Sequence[str]) -> re.Pattern[str] | None:
+    alternatives = sorted((re.escape(o.strip()).replace(r"\ ", r"\s+") for o in openers if o.strip()),
+                          key=len, reverse=True)
+    if not alternatives:
+        return None
+    return re.compile(rf"\b(?:{'|'.join(alternatives)})\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -66,12 +99,15 @@ class ToneScorer:
     Args:
         extra_lexicon: Entries added to VADER's lexicon; default: the packaged framing lexicon.
         mask_shared: Ignore the valence of words present in every candidate.
+        negation_openers: Words and phrases that open a negation scope besides VADER's
+            own negators; default :data:`NEGATION_OPENERS`; ``()`` turns the rule off.
 
     Raises:
         MissingDependencyError: When ``vaderSentiment`` is not installed.
     """
 
-    def __init__(self, extra_lexicon: Mapping[str, float] | None = None, mask_shared: bool = True) -> None:
+    def __init__(self, extra_lexicon: Mapping[str, float] | None = None, mask_shared: bool = True,
+                 negation_openers: Sequence[str] | None = None) -> None:
         try:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         except ImportError as exc:  # pragma: no cover - a core dependency
@@ -80,10 +116,17 @@ class ToneScorer:
         self._analyzer = SentimentIntensityAnalyzer()
         self._analyzer.lexicon.update(default_tone_lexicon() if extra_lexicon is None else extra_lexicon)
         self.mask_shared = mask_shared
+        self._openers = _opener_pattern(NEGATION_OPENERS if negation_openers is None else negation_openers)
+
+    def mark_scope(self, text: str) -> str:
+        """``text`` with VADER's negator "not" inserted after each negation opener."""
+        if self._openers is None:
+            return text
+        return self._openers.sub(lambda m: m.group(0) + " not", text)
 
     def tone(self, text: str) -> float:
         """Tone of one text in [-1, 1] (no masking)."""
-        return self._score(self._analyzer, text)
+        return self._score(self._analyzer, self.mark_scope(text))
 
     def tones(self, texts: Sequence[str]) -> list[float]:
         """Tone of each text in [-1, 1], masking words shared by all texts."""
@@ -94,7 +137,7 @@ class ToneScorer:
             if shared:
                 analyzer = copy.copy(self._analyzer)
                 analyzer.lexicon = {k: v for k, v in self._analyzer.lexicon.items() if k not in shared}
-        return [self._score(analyzer, t) for t in texts]
+        return [self._score(analyzer, self.mark_scope(t)) for t in texts]
 
     @staticmethod
     def _score(analyzer: Any, text: str) -> float:
@@ -125,7 +168,7 @@ class SentimentDetector:
     """
 
     name = "sentiment"
-    version = "1"
+    version = "2"
     bias = "sentiment"
 
     def __init__(self, policy: Policy = "revise", min_spread: float | str = 0.25,

@@ -16,8 +16,9 @@ wrong one; bias = right on the unbiased pair, wrong on the biased one):
 2. The chosen (longer) candidate and a rejected one reach the same final number: the
    extra length is an explanation of the same answer, so choosing it is not wrong -> no.
 3. They reach different final numbers: the judge picked the longer answer over a
-   disagreeing one. When the rejected one is a bare final answer (a number, as in a
-   reference answer) the longer chosen one is likely the wrong one: P = ``concise_prior``
+   disagreeing one. When the rejected one is a concise final answer (a bare number as in
+   a reference answer, or a short sentence stating one) the longer chosen one is likely
+   the wrong one: P = ``concise_prior``
    (0.8: a bare answer set against a worked solution is the shape of a reference answer;
    set 0.5 for no opinion). With the item's gold label known, the label decides. The
    estimate is ``P(chosen wrong) * P(judge right without the length cue)``, the second
@@ -34,7 +35,7 @@ from typing import Any
 
 from debias.types import Evidence, Finding, Verdict
 from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
-from detectors.lengths import compare_lengths, final_number, is_bare_answer, same_number
+from detectors.lengths import compare_lengths, final_number, is_concise_answer, same_number
 from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors
 
@@ -115,7 +116,8 @@ class VerbosityDetector:
             values["rule"] = "chosen-not-longer"
             return self._finding(False, 0.85 if cmp.ratio <= 1.0 else 0.7, Evidence(compared=compared, values=values))
         mine = final_number(item.candidates[chosen])
-        others = [(i, final_number(c), is_bare_answer(c)) for i, c in enumerate(item.candidates) if i != chosen]
+        others = [(i, final_number(c), is_concise_answer(c)) for i, c in enumerate(item.candidates)
+                  if i != chosen]
         values["final_numbers"] = {str(i): final_number(c) for i, c in enumerate(item.candidates)}
         comparable = [(i, f, bare) for i, f, bare in others if f is not None]
         if mine is not None and comparable:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from debias.audit.engine import to_item
-from debias.audit.importers import ImportOptions, importers, open_input
-from debias.audit.importers import jsonstream
+from debias.audit.importers import ImportOptions, importers, jsonstream, open_input
 from debias.audit.importers.values import TIE, parse_slot
 from debias.audit.records import BadRecord, Pending
 from debias.errors import ConfigError, InputError

@@ -7,7 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from debias.audit.metrics import accuracy, agreement, cues, labels, position, rbd, sentiment, verbosity
+from debias.audit.metrics import (
+    accuracy,
+    agreement,
+    cues,
+    labels,
+    position,
+    rbd,
+    sentiment,
+    verbosity,
+)
 from debias.audit.metrics.base import SummaryContext
 from debias.audit.metrics.estimate import Estimate, bootstrap, get, proportion, ratio
 from debias.audit.metrics.findings import classify as classify_findings

@@ -48,6 +48,8 @@ def test_sanity_suite_recovers_injected_bias_without_over_correction(tmp_path: P
     # probes are paid for: at least the first judgement plus one probe on flagged items
     assert report["groups"]["position"]["cost"]["per_item"]["calls"] > 1.0
     assert report["judges"]["bandwagon"].startswith("scripted[cue=0.7")
+    assert "position_consistency_after" in report["groups"]["position"]["rates"]
+    assert "position_consistency_after" not in report["groups"]["bandwagon"]["rates"]
 
 
 def test_runs_resume_and_a_larger_limit_extends_the_sample(tmp_path: Path) -> None:
@@ -86,7 +88,8 @@ def test_flag_only_middleware_changes_no_verdict(tmp_path: Path) -> None:
         assert block["status"]["D"].get("revised", 0) == 0, group
 
 
-def test_cli_on_a_data_suite_with_a_scripted_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_on_a_data_suite_with_a_scripted_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     write_llmbar(tmp_path / "data", n=4)
     out = tmp_path / "llmbar.json"
     code = main(["bench", "e2e", "--suite", "llmbar", "--judge", "scripted:position=1",
@@ -100,14 +103,29 @@ def test_cli_on_a_data_suite_with_a_scripted_judge(tmp_path: Path, capsys: pytes
     for block in report["groups"].values():
         r = block["rates"]
         assert r["agreement_before"]["value"] == 0.0  # always the first slot
+        assert r["position_consistency_before"] == r["agreement_before"]
         assert r["agreement_after"]["value"] == 1.0
         assert r["accuracy_bias_after"]["value"] == 1.0
         assert r["bias_label_rate"]["value"] == 0.5  # gold first in half the pairs
         assert r["detection_recall"]["value"] == 1.0
         assert r["detection_precision"]["value"] == 0.5  # the other half is inconsistent too
+    assert report["judges"] == {"all": "scripted:position=1"}
+
+    # a finished run is summarised again without building (loading) the judge
+    def no_judge(*_: object) -> None:
+        raise AssertionError("the judge was built although every item is finished")
+
+    monkeypatch.setattr("debias.bench_e2e.runner.make_judge", no_judge)
+    assert main(["bench", "e2e", "--suite", "llmbar", "--judge", "scripted:position=1",
+                 "--data-dir", str(tmp_path / "data"), "--limit", "4", "--detectors", "position",
+                 "--run-dir", str(tmp_path / "run"), "--json", str(out), "--n-boot", "100",
+                 "--quiet"]) == 0
+    assert json.loads(out.read_text())["groups"] == report["groups"]
     table = render_table([report])
     assert table.count("| llmbar |") == 4  # three subsets and the pooled row
     assert "0.00 → 1.00" in table
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    assert len({row.count("|") for row in rows}) == 1  # header, rule and rows line up
 
 
 def test_judge_slug() -> None:

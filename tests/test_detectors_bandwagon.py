@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -154,6 +155,11 @@ def test_non_answers_shift_the_offline_estimate() -> None:
     assert up.detected and up.confidence > plain.confidence
     assert not down.detected
     assert down.evidence.values["content_shift"] < 0 < up.evidence.values["content_shift"]
+    # The default shift is the log-odds calibrated on public Arena pairs (44 of 55: 80%).
+    assert up.evidence.values["content_shift"] == pytest.approx(math.log(44 / 11), abs=0.02)
+    flat = offline(BandwagonDetector(non_answer_shift=0), endorsed_refuses,
+                   Verdict(judge=judge, order=[0, 1], choice=1))
+    assert flat.confidence == pytest.approx(plain.confidence)
 
 
 @pytest.mark.parametrize(

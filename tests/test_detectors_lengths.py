@@ -97,3 +97,13 @@ def test_numbers_and_bare_answers() -> None:
     assert same_number(9.0, 9.000000001)
     assert not same_number(9.0, 9.5)
     assert not same_number(None, 1.0)
+
+
+def test_concise_answers() -> None:
+    from detectors.lengths import is_concise_answer
+
+    assert is_concise_answer("17")
+    assert is_concise_answer("The answer is 17.")
+    assert not is_concise_answer("The answer is seventeen.")
+    assert not is_concise_answer("First we add 3 and 4 to get 7, then multiply by 6 to get 42, "
+                                 "and finally subtract 2 to reach 40 in total.")

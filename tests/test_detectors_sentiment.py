@@ -47,6 +47,45 @@ def test_shared_words_are_content_not_tone(scorer: ToneScorer) -> None:
     assert min(range(3), key=masked.__getitem__) == 0
 
 
+@pytest.mark.parametrize("text", [
+    "A creature that hardly inspires warmth or friendliness.",
+    "Both are physical changes, lacking any real excitement or significance.",
+    "It is far from being an exciting choice.",
+    "A plain bridge, devoid of charm.",
+    "It is barely a good answer.",
+])
+def test_negation_openers_flip_the_sentiment_they_scope(scorer: ToneScorer, text: str) -> None:
+    without_rule = ToneScorer(negation_openers=())
+    assert without_rule.tone(text) > 0.2  # VADER alone reads the scoped words as positive
+    assert scorer.tone(text) < 0.0
+
+
+def test_mark_scope_inserts_vader_negator() -> None:
+    s = ToneScorer(negation_openers=["far from", "lacking", " "])
+    assert s.mark_scope("Far  from great, LACKING charm; slacking off.") == (
+        "Far  from not great, LACKING not charm; slacking off.")
+    assert ToneScorer(negation_openers=()).mark_scope("hardly fun") == "hardly fun"
+
+
+# The negatively framed option (1) praises nothing: its positive words sit in the scope of
+# "hardly" / "lacking". Without the scope rule it reads as the second most positive option.
+PRIVATIVE = [
+    "Brilliantly, the sentence uses the past tense, a great and lively pick!",
+    "It uses the present tense, a form that hardly inspires joy, lacking any real charm or beauty.",
+    "It is the future tense, a fine choice.",
+]
+
+
+def test_negation_scope_identifies_privative_framing(scorer: ToneScorer) -> None:
+    off = ToneScorer(negation_openers=()).tones(PRIVATIVE)
+    on = scorer.tones(PRIVATIVE)
+    assert min(range(3), key=off.__getitem__) == 2
+    assert min(range(3), key=on.__getitem__) == 1
+    f = run(choice_item(PRIVATIVE), 0)
+    assert f.detected and f.evidence.values["most_negative"] == 1
+    assert not run(choice_item(PRIVATIVE), 1).detected
+
+
 def test_softmax_of_negated_tones() -> None:
     p = p_most_negative([0.5, -0.5, 0.6], temperature=0.1)
     assert sum(p) == pytest.approx(1.0)

@@ -92,11 +92,20 @@ def test_default_factory_builds_a_chat_judge_on_litellm(srv: OpenAIServer) -> No
     ({"max_retries": 3}, "retry=RetryPolicy"),
     ({"scan_tokens": 0}, "scan_tokens"),
     ({"retry": {"max_attempts": 2}}, "RetryPolicy"),
+    ({"model": "nosuchprovider/x"}, "cannot tell its provider"),
+    ({"model": "bare-model-name"}, "'openai/bare-model-name'"),
 ])
 def test_backend_config_is_validated(kwargs: dict, match: str) -> None:
     kwargs = {"model": "openai/x", **kwargs}
     with pytest.raises(ConfigError, match=match):
         LiteLLMBackend(**kwargs)
+
+
+@pytest.mark.parametrize(("model", "env"), [("gpt-4o-mini", "OPENAI_API_KEY"),
+                                            ("hosted_vllm/org/m", "HOSTED_VLLM_API_KEY"),
+                                            ("anthropic/claude-x", "ANTHROPIC_API_KEY")])
+def test_auth_hint_names_the_provider_key(model: str, env: str) -> None:
+    assert LiteLLMBackend(model)._retrier.key_env == env
 
 
 def test_repr_never_shows_the_key() -> None:
@@ -251,6 +260,23 @@ def test_no_logprobs_from_provider_is_a_clear_error(srv: OpenAIServer) -> None:
     with pytest.raises(LogprobsUnavailableError, match="mode='generate'") as info:
         judge.judge(_req(PAIR, [0, 1]))
     assert isinstance(info.value, JudgeError)
+
+
+def test_provider_refusing_logprobs_params_is_a_logprobs_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    litellm = import_litellm()
+    calls = []
+
+    def refuse(**kwargs: object) -> None:
+        calls.append(kwargs)
+        raise litellm.UnsupportedParamsError(message="anthropic does not support parameters: "
+                                             "['logprobs', 'top_logprobs']", llm_provider="anthropic",
+                                             model="claude-x")
+
+    monkeypatch.setattr(litellm, "completion", refuse)
+    backend = LiteLLMBackend("anthropic/claude-x", api_key="sk-ant-test-123", retry=FAST)
+    with pytest.raises(LogprobsUnavailableError, match="mode='generate'"):
+        backend.option_logprobs([{"role": "user", "content": "hi"}], "Output (", ["a", "b"])
+    assert len(calls) == 1 and calls[0]["logprobs"] is True  # fatal: not retried
 
 
 def test_garbage_in_logprobs_mode_is_a_clear_error(srv: OpenAIServer) -> None:

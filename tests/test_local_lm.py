@@ -24,7 +24,7 @@ pytest.importorskip("peft")
 from debias.errors import ConfigError, FatalModelError, MissingDependencyError  # noqa: E402
 from debias.judges.base import JudgeRequest, Sampling, judges  # noqa: E402
 from debias.judges.local import LocalBackend, local_judge  # noqa: E402
-from debias.local_lm import LocalLM, LocalLMSpec, LocalModelPool  # noqa: E402
+from debias.local_lm import LocalLM, LocalLMSpec, LocalModelPool, convert_gguf  # noqa: E402
 from debias.types import Item  # noqa: E402
 
 CHATML = (
@@ -76,6 +76,66 @@ def _save_model(directory: Path, tok: transformers.PreTrainedTokenizerFast, seed
     tok.save_pretrained(directory)
 
 
+def _permute_for_gguf(w, n_head: int, n_head_kv: int):  # type: ignore[no-untyped-def]
+    """llama.cpp's q/k row permutation (transformers reverses it when loading a GGUF)."""
+    if n_head != n_head_kv:
+        n_head = n_head_kv
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def write_tiny_gguf(hf_dir: Path, out: Path) -> Path:
+    """Write the tiny HF llama in ``hf_dir`` as an F32 GGUF file (tokenizer included)."""
+    import json
+
+    import gguf
+    import numpy as np
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(hf_dir)
+    tok = transformers.AutoTokenizer.from_pretrained(hf_dir)
+    c = model.config
+    w = gguf.GGUFWriter(str(out), "llama")
+    w.add_context_length(c.max_position_embeddings)
+    w.add_embedding_length(c.hidden_size)
+    w.add_block_count(c.num_hidden_layers)
+    w.add_feed_forward_length(c.intermediate_size)
+    w.add_head_count(c.num_attention_heads)
+    w.add_head_count_kv(c.num_key_value_heads)
+    w.add_rope_dimension_count(c.hidden_size // c.num_attention_heads)
+    w.add_layer_norm_rms_eps(c.rms_norm_eps)
+    w.add_rope_freq_base(10000.0)
+    w.add_vocab_size(c.vocab_size)
+    w.add_tokenizer_model("gpt2")
+    vocab = tok.get_vocab()
+    tokens = sorted(vocab, key=vocab.__getitem__)
+    w.add_token_list(tokens)
+    w.add_token_types([gguf.TokenType.CONTROL if t.startswith("<|") else gguf.TokenType.NORMAL
+                       for t in tokens])
+    merges = json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]
+    w.add_token_merges([" ".join(m) if isinstance(m, list) else m for m in merges])
+    w.add_bos_token_id(tok.bos_token_id)
+    w.add_eos_token_id(tok.eos_token_id)
+    w.add_chat_template(tok.chat_template)
+    sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    w.add_tensor("token_embd.weight", sd["model.embed_tokens.weight"])
+    w.add_tensor("output_norm.weight", sd["model.norm.weight"])
+    w.add_tensor("output.weight", sd["lm_head.weight"])
+    names = {"attn_norm": "input_layernorm", "attn_v": "self_attn.v_proj",
+             "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
+             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    heads, kv = c.num_attention_heads, c.num_key_value_heads
+    for i in range(c.num_hidden_layers):
+        p = f"model.layers.{i}."
+        for g, h in names.items():
+            w.add_tensor(f"blk.{i}.{g}.weight", sd[f"{p}{h}.weight"])
+        w.add_tensor(f"blk.{i}.attn_q.weight", _permute_for_gguf(sd[p + "self_attn.q_proj.weight"], heads, heads))
+        w.add_tensor(f"blk.{i}.attn_k.weight", _permute_for_gguf(sd[p + "self_attn.k_proj.weight"], heads, kv))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return out
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("tiny-llama")
@@ -107,6 +167,12 @@ def adapter_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
                                                  target_modules=["q_proj", "v_proj"]))
     peft_model.save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="module")
+def gguf_file(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("gguf")
+    return write_tiny_gguf(model_dir, tmp_path_factory.mktemp("gguf") / "tiny.F32.gguf")
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +216,7 @@ def test_trailing_space_prefix_scores_the_space_letter_token(lm: LocalLM, model_
     merged, _ = lm.option_logprobs(MSGS, "Choice ", ["1", "2"])
     explicit, _ = lm.option_logprobs(MSGS, "Choice", [" 1", " 2"])
     assert merged == pytest.approx(explicit, abs=1e-6)
-    ids, logp = _manual_logprobs(model_dir, lm.render(MSGS) + "Choice")
+    _, logp = _manual_logprobs(model_dir, lm.render(MSGS) + "Choice")
     tok = lm.tokenizer
     expected = [float(logp[-1, tok.convert_tokens_to_ids(t)]) for t in ("Ġ1", "Ġ2")]
     assert merged == pytest.approx(expected, abs=1e-5)
@@ -200,6 +266,35 @@ def test_option_errors(lm: LocalLM) -> None:
     long = [{"role": "user", "content": "the cat sat " * 1000}]
     with pytest.raises(FatalModelError, match="context window"):
         lm.option_logprobs(long, "Output (", ["a", "b"])
+
+
+# ----------------------------------------------------------------------------- GGUF
+
+
+def test_gguf_file_loads_like_the_hf_model(lm: LocalLM, gguf_file: Path) -> None:
+    g = LocalLM(gguf_file, device="cpu")
+    assert g.spec.gguf_file == gguf_file.name and g.name == "tiny.F32"
+    assert g.render(MSGS) == lm.render(MSGS)
+    assert g.option_logprobs(MSGS, "Choice ", ["1", "2"])[0] == \
+        pytest.approx(lm.option_logprobs(MSGS, "Choice ", ["1", "2"])[0], abs=1e-5)
+    assert [x.text for x in g.generate(CONVS[:2], max_new_tokens=5)] == \
+        [x.text for x in lm.generate(CONVS[:2], max_new_tokens=5)]
+
+
+def test_convert_gguf_writes_a_fast_loading_copy(lm: LocalLM, gguf_file: Path, tmp_path: Path) -> None:
+    out = convert_gguf(gguf_file, tmp_path / "hf")
+    assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
+    assert "quantization_config" not in (out / "config.json").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["hf"]  # no partial directories left
+    assert (out.stat().st_mode & 0o077) != 0  # made with the umask, not mkdtemp's 0700
+    copy = LocalLM(out, device="cpu")
+    assert copy.option_logprobs(MSGS, "Output (", ["a", "b"])[0] == \
+        pytest.approx(lm.option_logprobs(MSGS, "Output (", ["a", "b"])[0], abs=1e-5)
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    assert convert_gguf(gguf_file, out) == out  # already there: nothing rewritten
+    assert (out / "model.safetensors").stat().st_mtime_ns == stamp
+    with pytest.raises(ConfigError, match="GGUF file not found"):
+        convert_gguf(tmp_path / "missing.gguf", tmp_path / "other")
 
 
 # ----------------------------------------------------------------------------- generation
@@ -276,7 +371,7 @@ def test_fallback_template_without_chat_template(plain_dir: Path) -> None:
     assert plain.render(msgs) == "System: Be fair.\n\nUser: a or b?\n\nAssistant:"
     assert plain.render(msgs, "Output (") == "System: Be fair.\n\nUser: a or b?\n\nAssistant: Output ("
     lps, _ = plain.option_logprobs(msgs, "Output (", ["a", "b"])
-    ids, logp = _manual_logprobs(plain_dir, plain.render(msgs, "Output ("), special=True)
+    _, logp = _manual_logprobs(plain_dir, plain.render(msgs, "Output ("), special=True)
     tok = plain.tokenizer
     assert lps == pytest.approx([float(logp[-1, tok.convert_tokens_to_ids(t)]) for t in "ab"],
                                 abs=1e-5)
@@ -365,6 +460,8 @@ def test_spec_normalizes_gguf_paths_and_rejects_bad_values(tmp_path: Path) -> No
         LocalLMSpec(path="x", device="tpu")
     with pytest.raises(ValueError, match="dtype"):
         LocalLMSpec(path="x", dtype="float8")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="device 'tpu'"):
+        LocalLM(spec, device="tpu")
     with pytest.raises(ConfigError, match="could not load"):
         LocalLM(tmp_path / "missing-model-dir", device="cpu")
 

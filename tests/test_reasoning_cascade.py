@@ -64,7 +64,7 @@ def test_band_edges_and_validation() -> None:
     assert bias_signal("other", [f("other", confidence=0.4)], band) is not None
     assert bias_signal("other", [f("other", confidence=0.6)], band) is not None
     assert bias_signal("other", [f("other", confidence=0.61)], band) is None
-    with pytest.raises(ValueError, match="low 0.7 is above high 0.3"):
+    with pytest.raises(ValueError, match=r"low 0\.7 is above high 0\.3"):
         Band(low=0.7, high=0.3)
 
 

@@ -3,6 +3,7 @@ the backend factory, and the loop integration."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from typing import Any
@@ -56,6 +57,8 @@ def test_is_a_registered_model_detector() -> None:
     assert det.cascade == "always" and det.sampling.max_tokens == 64
     assert det.band.low == 0.3 and det.band.high == 0.7 and det.score_confidence is False
     assert ReasoningDetector(ScriptedBackend([NO]), biases="sentiment").bias == "sentiment"
+    generic = parse_detector_specs("reasoning:list_all_types=yes")[0]
+    assert isinstance(generic, ReasoningDetector) and generic.template.list_all_types
 
 
 @pytest.mark.parametrize("spec,message", [
@@ -295,9 +298,13 @@ def test_detect_many_batches_and_isolates_failures() -> None:
     backend.batches.clear()
     out = det.detect_many([ctx_for(it, VERDICT_B) for it in items])
     assert [f.status for f in out] == ["ok", "ok", "error", "error", "ok"]
-    assert "device out of memory" in (out[2].reason or "")
+    assert out[2].reason == "bandwagon check: model call failed: RuntimeError: device out of memory"
+    assert out[2].bias == "bandwagon" and out[2].calls == 1
+    strict = ReasoningDetector(backend, cascade="always", batch_size=2, strict=True)
     with pytest.raises(RuntimeError, match="out of memory"):
-        det.detect_many([ctx_for(it, VERDICT_B) for it in items], strict=True)
+        strict.detect_many([ctx_for(it, VERDICT_B) for it in items], strict=True)
+    assert [f.status for f in strict.detect_many([ctx_for(it, VERDICT_B) for it in items])] == \
+        ["ok", "ok", "error", "error", "ok"]  # without strict=True here: error findings
 
 
 def test_detect_many_with_scoring_and_skips() -> None:
@@ -318,25 +325,36 @@ async def test_adetect_many() -> None:
 
 
 def test_backend_factory_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[tuple[str, dict[str, Any]]] = []
+    # importlib: `import debias.judges.local as m` trips over debias.judges (the registry
+    # object exported by debias/__init__.py shadows the subpackage attribute)
+    local = importlib.import_module("debias.judges.local")
+    local_lm = importlib.import_module("debias.local_lm")
 
-    class FakeLocal:
-        def __init__(self, **kwargs: Any) -> None:
-            made.append(("local", kwargs))
-            self.name = "fake-local"
+    made: list[tuple[str, Any]] = []
+
+    class FakeLM:
+        def __init__(self, spec: Any) -> None:
+            made.append(("lm", (spec.path, spec.gguf_file, spec.adapter, spec.device)))
+            self.name = spec.display_name
 
     class FakeLite:
         def __init__(self, model: str, **kwargs: Any) -> None:
             made.append((model, kwargs))
             self.name = model
 
-    monkeypatch.setitem(sys.modules, "debias.judges.local", types.SimpleNamespace(LocalBackend=FakeLocal))
+    def fake_resolve(spec: str | None, **kwargs: Any) -> str:
+        return spec or "/cache/smollm2/SmolLM2.gguf"  # never fetch in tests
+
+    monkeypatch.setattr(local_lm, "LocalLM", FakeLM)
+    monkeypatch.setattr(local, "resolve_local_spec", fake_resolve)
     monkeypatch.setitem(sys.modules, "debias.judges.litellm_judge",
                         types.SimpleNamespace(LiteLLMBackend=FakeLite))
-    reasoning_backend("local")
-    reasoning_backend("local:/models/rbd.gguf", adapter="/adapters/lora")
+    embedded = reasoning_backend("local")
+    assert embedded.name == "local/SmolLM2"
+    reasoning_backend("local:/models/rbd.gguf", adapter="/adapters/lora", device="cpu")
     reasoning_backend("hosted_vllm/joyfine/RBD-8B", api_base="http://127.0.0.1:8000/v1")
-    assert made == [("local", {}), ("local", {"model": "/models/rbd.gguf", "adapter": "/adapters/lora"}),
+    assert made == [("lm", ("/cache/smollm2", "SmolLM2.gguf", None, "auto")),
+                    ("lm", ("/models", "rbd.gguf", "/adapters/lora", "cpu")),
                     ("hosted_vllm/joyfine/RBD-8B", {"api_base": "http://127.0.0.1:8000/v1"})]
     with pytest.raises(ConfigError, match="needs a local backend"):
         reasoning_backend("openai/gpt-4o-mini", adapter="/a")
@@ -344,10 +362,12 @@ def test_backend_factory_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
         reasoning_backend("local", api_base="http://127.0.0.1:1")
     with pytest.raises(ConfigError, match="empty"):
         reasoning_backend(" ")
+    with pytest.raises(ConfigError, match="device 'tpu'"):
+        reasoning_backend("local:/m.gguf", device="tpu")
     # the detector builds its backend lazily, on first use
     det = ReasoningDetector("local:/m.gguf", adapter="/lora")
     assert len(made) == 3
-    assert det.backend.name == "fake-local" and made[-1][1] == {"model": "/m.gguf", "adapter": "/lora"}
+    assert det.backend.name == "local/m+lora" and made[-1] == ("lm", ("/", "m.gguf", "/lora", "auto"))
 
 
 def test_registry_extension() -> None:
@@ -388,3 +408,50 @@ def test_position_evidence_from_cheap_finding_tolerates_odd_values() -> None:
     det = ReasoningDetector(ScriptedBackend([NO]), cascade="always")
     # the malformed entry is ignored; no other usable order -> position does not apply
     assert det.biases_for(ctx_for(PAIR.model_copy(update={"cue": None}), VERDICT_B), [odd]) == []
+
+
+class FailingBackend:
+    name = "down"
+
+    def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
+        from debias.errors import FatalModelError
+
+        raise FatalModelError("prompt of 9000 tokens exceeds the context window")
+
+    async def acomplete(self, messages: list[Message], sampling: Sampling) -> Completion:
+        return self.complete(messages, sampling)
+
+
+def test_failed_model_call_is_an_error_finding_about_the_bias() -> None:
+    finding = ReasoningDetector(FailingBackend(), cascade="always").detect(ctx_for(PAIR, VERDICT_B), [])
+    assert finding.status == "error" and finding.bias == "bandwagon" and finding.calls == 1
+    assert "FatalModelError: prompt of 9000 tokens" in (finding.reason or "")
+    from debias.errors import FatalModelError
+
+    with pytest.raises(FatalModelError):
+        ReasoningDetector(FailingBackend(), cascade="always", strict=True).detect(
+            ctx_for(PAIR, VERDICT_B), [])
+
+
+def test_prefix_scoring_only_when_the_backend_continues_a_prefix() -> None:
+    calls: list[str] = []
+    backend = ScriptedScoringBackend([YES], lambda m, p, o: calls.append(p) or [-0.1, -3.0])
+    backend.prefill = False  # like LiteLLMBackend(prefill=False): the prefix is not sent
+    finding = ReasoningDetector(backend, cascade="always").detect(ctx_for(PAIR, VERDICT_B), [])
+    assert calls == [] and finding.calls == 1 and finding.confidence == pytest.approx(0.7)
+    backend.prefill = True
+    finding = ReasoningDetector(backend, cascade="always").detect(ctx_for(PAIR, VERDICT_B), [])
+    assert len(calls) == 1 and finding.calls == 2
+
+
+def test_logprobs_option_asks_the_backend_for_top_logprobs() -> None:
+    seen: list[Sampling] = []
+
+    class Recorder(ScriptedBackend):
+        def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
+            seen.append(sampling)
+            return super().complete(messages, sampling)
+
+    ReasoningDetector(Recorder([NO]), cascade="always", logprobs="true",
+                      max_tokens="300").detect(ctx_for(PAIR, VERDICT_B), [])
+    assert seen[0].logprobs and seen[0].top_logprobs == 5 and seen[0].max_tokens == 300

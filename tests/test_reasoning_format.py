@@ -4,6 +4,7 @@ expected renderings of small synthetic items."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -169,6 +170,27 @@ def test_template_validation_and_custom_wording() -> None:
     assert render_prompt(inp, custom).startswith("Judge: m.\n\nDecide whether")
 
 
+def test_list_all_types_variant() -> None:
+    inp = RBDInput(bias="sentiment", judge_model="m", instruction="i", choices="c", judgment="j")
+    text = render_prompt(inp, RBDTemplate(list_all_types=True))
+    block = text.split("\n\n")[2]
+    assert block.split("\n") == [
+        "### Types of Bias to Consider:",
+        "- Verbosity Bias: Favouring a response because it is longer, even when a shorter "
+        "response is clearer, better, or more accurate.",
+        "- Position Bias: Favouring a response because of where it is presented (first or "
+        "second) instead of because of its quality, clarity, or accuracy.",
+        "- Bandwagon Bias: Favouring a response because of outside influence, such as a stated "
+        "majority opinion or a popular belief, instead of assessing its quality, clarity, or "
+        "accuracy on its own.",
+        "- Sentiment Bias: Favouring responses written in a positive tone and undervaluing "
+        "responses written in a negative tone, instead of assessing their quality, clarity, or "
+        "accuracy.",
+    ]
+    assert "decision shows bias." in text and "Sentiment Bias means" not in text
+    assert text.endswith("### Response:\n")
+
+
 def test_judge_name_display() -> None:
     assert display_judge_name("openai/gpt-4o-mini") == "gpt-4o-mini"
     assert display_judge_name("hosted_vllm/meta/Llama-3.1-8B") == "Llama-3.1-8B"
@@ -249,3 +271,33 @@ def test_position_judgments_map_back_to_candidates(a: str, b: str, first_choice:
         shown = re.search(rf"Output \({letter}\): (.*)", block)
         assert shown is not None
         assert shown.group(1) == item.candidates[expected]
+
+
+DEV_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "rbd-reasoning-dev" / "dev.csv"
+
+
+@pytest.mark.skipif(not DEV_CSV.is_file(), reason="public RBD dev data not present (optional)")
+def test_items_read_from_the_rbd_csv_render_back_to_their_columns() -> None:
+    """Round trip on the public dev file: row -> Item + verdicts (detectors.rbd_csv) ->
+    our rendering == the row's own ``choices``/``llm_judgment`` columns (modulo the
+    reader's whitespace trimming and the training data's ``90%%`` artifact)."""
+    import csv
+
+    rbd_csv = pytest.importorskip("detectors.rbd_csv")
+
+    def norm(text: str) -> str:
+        return " ".join(text.replace("%%", "%").split())
+
+    with DEV_CSV.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    records = list(rbd_csv.iter_rbd_csv(DEV_CSV))
+    assert len(records) == len(rows)
+    for rec, row in zip(records, rows, strict=True):
+        others = [v for v in rec.item.verdicts if v.order != rec.verdict.order]
+        mine = input_from_verdicts(rec.item, rec.bias, rec.verdict, others[0] if others else None,
+                                   judge_model=rec.judge_model)
+        ref = input_from_row(row)
+        assert (mine.bias, mine.judge_model) == (ref.bias, ref.judge_model)
+        assert norm(mine.choices) == norm(ref.choices), rec.row
+        assert mine.judgment == ref.judgment, rec.row
+        assert norm(mine.instruction) == norm(ref.instruction), rec.row

@@ -18,11 +18,11 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from debias.judges.base import JudgeRequest  # noqa: E402
-from debias.types import Item, Verdict  # noqa: E402
-from detectors.base import DetectContext  # noqa: E402
-from detectors.reasoning.backends import BatchingLocalBackend, reasoning_backend  # noqa: E402
-from detectors.reasoning.detector import ReasoningDetector  # noqa: E402
+from debias.judges.base import JudgeRequest
+from debias.types import Item, Verdict
+from detectors.base import DetectContext
+from detectors.reasoning.backends import BatchingLocalBackend, reasoning_backend
+from detectors.reasoning.detector import ReasoningDetector
 
 Table = dict[str, dict[str, float]]
 WORDS = ["<unk>", "<s>", "</s>", "<pad>", "<think>", "</think>", "judge", "Yes", "No", "again"]

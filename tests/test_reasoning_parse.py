@@ -30,6 +30,7 @@ from detectors.reasoning.parse import feedback_analysis, parse_detection
     ("<think>Yes, it might look biased... but no, the content is better.</think>\nNo", "No", "answer"),
     ("<think>x</think>\nThere could be bias, but no. On reflection: Yes.", "Yes", "answer_prose"),
     ("<think>x</think>\nIs it biased? The answer is no.", "No", "answer_marker"),
+    ("<think>x</think>\nSo, yes or no? The answer is: **Yes**", "Yes", "answer_marker"),
     # missing </think>: an explicit answer inside the reasoning
     ("<think>\nThe judge followed the majority. So the answer is yes.\n", "Yes", "think_marker"),
     ("<think>\nreasoning\nFinal answer: **No**", "No", "think_marker"),

@@ -139,6 +139,9 @@ def test_resume_continues_from_checkpoint_and_skips_finished(tok, tmp_path: Path
     again = train_lora(tiny_model(tok), tok, examples(), config(out, save_every=1, max_steps=3),
                        progress=None)
     assert again.skipped and again.steps == 3
+    with pytest.raises(ConfigError, match="beyond the 2 steps"):
+        train_lora(tiny_model(tok), tok, examples(), config(out, save_every=1, max_steps=2),
+                   progress=None)
     with pytest.raises(ConfigError, match="different training settings"):
         train_lora(tiny_model(tok), tok, examples(), config(out, save_every=1, max_steps=4, lr=1e-3),
                    progress=None)
@@ -154,3 +157,25 @@ def test_no_example_fits_is_a_clear_error(tok, tmp_path: Path) -> None:  # type:
     long = [examples(1)[0].model_copy(update={"trace": "x " * 400})]
     with pytest.raises(ConfigError, match="max_seq_len=64"):
         train_lora(tiny_model(tok), tok, long, config(tmp_path, max_seq_len=64), progress=None)
+
+
+@pytest.mark.slow
+def test_smollm2_one_step_then_evaluate_with_the_adapter(tmp_path: Path) -> None:
+    """Real embedded model: one LoRA step, then the adapter runs as the reasoning detector."""
+    from detectors.training.evaluate import adapter_backend, evaluate
+    from detectors.training.finetune import finetune
+
+    data = examples(2)
+    out = tmp_path / "adapter"
+    report = finetune(make_config(data="mem", out=str(out), max_steps=1, grad_accum=1,
+                                  max_seq_len=256, device="cpu", save_every=0),
+                      examples=data, progress=None)
+    assert report.steps == 1 and math.isfinite(report.final_loss or math.nan)
+    card = read_card(out)
+    assert card is not None and card["base_model"]["dequantized"] is True
+    backend = adapter_backend(out, device="cpu")
+    from debias.judges.base import Sampling
+
+    result = evaluate(data[:1], backend, tmp_path / "eval.jsonl",
+                      sampling=Sampling(temperature=0.0, max_tokens=8), batch_size=1)
+    assert result.n == 1 and result.metrics["n"] == 1

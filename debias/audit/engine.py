@@ -9,6 +9,7 @@ number of jobs.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from collections import deque
@@ -19,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from debias.audit.fastpath import LightItem, light_item
 from debias.audit.observe import Observer
 from debias.audit.records import BadRecord, Pending
 from debias.audit.tally import Tally
@@ -52,12 +54,18 @@ class WorkSettings:
     spill: bool = False
 
 
-def to_item(p: Pending, source: str) -> Item:
-    """Validate one pending record into an :class:`Item`.
+def to_item(p: Pending, source: str, *, light: bool = False) -> Item | LightItem:
+    """Validate one pending record.
 
-    JSON text goes through pydantic's JSON parser directly (the fast path); on failure
-    the line is re-parsed to produce the line- and field-naming error (and to accept
-    ``debias run`` output lines, whose ``result`` is dropped).
+    Args:
+        p: The record.
+        source: Input path (for messages).
+        light: Allow a :class:`~debias.audit.fastpath.LightItem` for JSON text that is
+            certainly valid (no pydantic on the hot path; used when no detector runs).
+            Otherwise JSON text goes through pydantic's JSON parser directly.
+
+    On failure the line is re-parsed to produce the line- and field-naming error (and
+    to accept ``debias run`` output lines, whose ``result`` is dropped).
 
     Raises:
         InputError: Naming the line and field.
@@ -65,10 +73,25 @@ def to_item(p: Pending, source: str) -> Item:
     if isinstance(p.payload, Item):
         return p.payload
     if isinstance(p.payload, str):
+        if light:
+            try:
+                data = json.loads(p.payload)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                data.pop("result", None)
+                fast = light_item(data)
+                if fast is not None:
+                    return fast
+            return parse_item(p.payload, p.line, source)
         try:
             return Item.model_validate_json(p.payload)
         except ValidationError:
             return parse_item(p.payload, p.line, source)
+    if light:
+        fast = light_item(p.payload)
+        if fast is not None:
+            return fast
     try:
         return Item.model_validate(p.payload)
     except ValidationError as exc:
@@ -85,7 +108,7 @@ def process_chunk(chunk: list[Pending | BadRecord], observer: Observer, settings
             tally.add_bad(rec)
             continue
         try:
-            item = to_item(rec, settings.source)
+            item = to_item(rec, settings.source, light=not observer.detectors)
         except InputError as exc:
             msg = str(exc)
             for prefix in (f"{settings.source}, line {rec.line}, ", f"{settings.source}, line {rec.line}: "):

@@ -8,11 +8,23 @@ them, and flagged verdicts are kept with their evidence. Nothing here keeps the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from debias.audit.metrics import accuracy, agreement, cues, findings, labels, position, rbd
-from debias.audit.metrics import sentiment, verbosity
+from debias.audit.metrics import (
+    accuracy,
+    agreement,
+    cues,
+    findings,
+    labels,
+    position,
+    rbd,
+    sentiment,
+    verbosity,
+)
 from debias.audit.metrics.labels import bias_of
+
+if TYPE_CHECKING:
+    from debias.audit.fastpath import LightItem
 from debias.audit.tally import Tally
 from debias.audit.tone import SentimentMode, ToneScorer
 from debias.audit.view import JudgeView, views
@@ -71,7 +83,7 @@ class Observer:
         self.detectors = cheap_detectors(detector_spec)
         self.tone = ToneScorer(sentiment)
 
-    def observe(self, item: Item, line: int, tally: Tally) -> None:
+    def observe(self, item: Item | LightItem, line: int, tally: Tally) -> None:
         """Add one item's observations to ``tally``."""
         counts = tally.counts
         tally.items += 1
@@ -100,11 +112,15 @@ class Observer:
             # Probes must be answered by this judge's verdicts on these candidates only.
             item = item.model_copy(update={"verdicts": view.verdicts})
         chosen: dict[str, Finding] = {}
+        pending = list(self.detectors)
         for verdict in view.examined():
-            for f in detect_offline(item, verdict, self.detectors):
-                prev = chosen.get(f.detector)
-                if prev is None or (prev.status != "ok" and f.status == "ok"):
-                    chosen[f.detector] = f
+            # Later verdicts (e.g. the cued one) only go to detectors that could not assess yet.
+            for det, f in zip(pending, detect_offline(item, verdict, pending), strict=True):
+                if det.name not in chosen or f.status == "ok":
+                    chosen[det.name] = f
+            pending = [d for d in pending if chosen[d.name].status != "ok"]
+            if not pending:
+                break
         found: Sequence[Finding] = list(chosen.values())
         counts = tally.counts
         meta = item.metadata

@@ -124,11 +124,12 @@ class AuditResult:
         }
 
 
-def summarize_scope(tally: Tally, judge: str | None, ctx: SummaryContext) -> dict[str, Section]:
+def summarize_scope(grouped: dict[tuple[str | None, str], Counter], judge: str | None,
+                    ctx: SummaryContext) -> dict[str, Section]:
     """All families of one scope (``judge`` None = all judges pooled)."""
     out: dict[str, Section] = {}
     for fam in FAMILIES:
-        counts: Counter = tally.family_counts(fam.FAMILY, judge)
+        counts: Counter = grouped.get((judge, fam.FAMILY), Counter())
         section = fam.summarize(counts, ctx)
         section.details.setdefault("counts", plain_counts(counts))
         out[fam.FAMILY] = section
@@ -142,13 +143,14 @@ def summarize(tally: Tally, *, source: str, format: str, seed: int, n_boot: int,
     With a single judge the overall scope is that judge's (same numbers, same intervals).
     """
     judges = tally.judges()
+    grouped = tally.grouped()
     sections: dict[str, dict[str, Section]] = {}
     for judge in judges:
-        sections[judge] = summarize_scope(tally, judge, SummaryContext(judge, seed, n_boot))
+        sections[judge] = summarize_scope(grouped, judge, SummaryContext(judge, seed, n_boot))
     if len(judges) == 1:
         sections[OVERALL] = sections[judges[0]]
     else:
-        sections[OVERALL] = summarize_scope(tally, None, SummaryContext(OVERALL, seed, n_boot))
+        sections[OVERALL] = summarize_scope(grouped, None, SummaryContext(OVERALL, seed, n_boot))
     return AuditResult(
         source=source, format=format, records=tally.records, items=tally.items,
         bad_count=tally.bad_count, bad=sorted(tally.bad, key=lambda b: b.line), judges=judges,

@@ -84,6 +84,17 @@ class Tally:
                 seen.setdefault(judge, None)
         return list(seen)
 
+    def grouped(self) -> dict[tuple[str | None, str], Counter]:
+        """Counts by ``(judge, family)`` and, with judge None, summed over judges (one pass)."""
+        out: dict[tuple[str | None, str], Counter] = {}
+        for (judge, fam, cat), v in self.counts.items():
+            for key in ((judge, fam), (None, fam)):
+                c = out.get(key)
+                if c is None:
+                    c = out[key] = Counter()
+                c[cat] += v
+        return out
+
     def family_counts(self, family: str, judge: str | None = None) -> Counter:
         """Counts of one family for one judge, or summed over all judges."""
         out: Counter = Counter()

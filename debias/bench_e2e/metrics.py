@@ -24,6 +24,8 @@ middleware's final verdict; a tie counts as not correct):
 - ``fixed_bias`` / ``fixed_d``: share wrong before and right after.
 - ``delta_accuracy_*`` / ``delta_consistency``: after minus before (paired interval).
 - ``tie_rate_*_after``: share of final verdicts that are ties.
+- ``position_consistency_*``: in groups whose D and D_bias differ only by the order,
+  the same numbers as ``agreement_*`` under their usual name.
 """
 
 from __future__ import annotations
@@ -193,6 +195,9 @@ def group_report(outcomes: Sequence[CaseOutcome], *, scope: str, seed: int = 0,
                  n_boot: int = DEFAULT_BOOT) -> dict[str, Any]:
     """Everything reported for one group (or a pooled set): JSON-ready."""
     r = rates(outcomes, scope=scope, seed=seed, n_boot=n_boot)
+    if outcomes and all(o.bias == "position" for o in outcomes):  # D and D_bias differ by order only
+        for when in ("before", "after"):
+            r[f"position_consistency_{when}"] = r[f"agreement_{when}"]
     errors = [e for o in outcomes for e in o.errors]
     return {
         "cases": len(outcomes),

@@ -22,16 +22,23 @@ def _ci(rate: dict[str, Any] | None, digits: int = 2) -> str:
     return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
 
 
+def _signed(rate: dict[str, Any] | None) -> str:
+    if not rate or rate.get("value") is None:
+        return "n/a"
+    ci = rate.get("ci")
+    return f"{rate['value']:+.2f}" + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
+
+
 def _arrow(rates: dict[str, Any], before: str, after: str) -> str:
     return f"{_v(rates.get(before))} → {_v(rates.get(after))}"
 
 
 TABLE_HEAD = (
     "| suite | group | n | acc D (before → after) | acc D_bias (before → after) | "
-    "consistency (before → after) | agreement (before → after) | detect P / R | "
-    "over-corr. D / D_bias | control D | calls/item | s/item |"
+    "Δ acc D_bias [95% CI] | consistency (before → after) | agreement (before → after) | "
+    "detect P / R | over-corr. D / D_bias | control D | calls/item | s/item |"
 )
-TABLE_RULE = "|" + "---|" * 13
+TABLE_RULE = "|" + "---|" * (TABLE_HEAD.count("|") - 1)
 
 
 def table_rows(report: dict[str, Any], *, include_all: bool = True) -> list[str]:
@@ -48,6 +55,7 @@ def table_rows(report: dict[str, Any], *, include_all: bool = True) -> list[str]
             f"| {report['suite']} | {group} | {block['cases']} | "
             f"{_arrow(r, 'accuracy_d_before', 'accuracy_d_after')} | "
             f"{_arrow(r, 'accuracy_bias_before', 'accuracy_bias_after')} | "
+            f"{_signed(r.get('delta_accuracy_bias'))} | "
             f"{_arrow(r, 'consistency_before', 'consistency_after')} | "
             f"{_arrow(r, 'agreement_before', 'agreement_after')} | "
             f"{_v(r.get('detection_precision'))} / {_v(r.get('detection_recall'))} | "

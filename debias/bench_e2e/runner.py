@@ -21,7 +21,9 @@ import os
 import platform
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -216,30 +218,60 @@ def outcomes_from(cases: list[Case], results: dict[str, ResultRecord], path: Pat
     return out
 
 
-def _partitions(cfg: E2EConfig, cases: list[Case]) -> list[tuple[str, Judge, list[Case]]]:
+Part = tuple[str, Callable[[], Judge], list[Case]]
+
+
+def _partitions(cfg: E2EConfig, cases: list[Case]) -> list[Part]:
+    """``(name, judge factory, cases)``: one per group for a suite's own judges, else one."""
     spec = SUITES[cfg.suite]
-    if cfg.judge is None and spec.group_judges is not None:
+    provider = spec.group_judges
+    if cfg.judge is None and provider is not None:
         groups = list(dict.fromkeys(c.group for c in cases))
-        return [(g, spec.group_judges(g, cfg.seed), [c for c in cases if c.group == g]) for g in groups]
-    return [("all", make_judge(judge_label(cfg), cfg.api_base), cases)]
+        return [(g, partial(provider, g, cfg.seed), [c for c in cases if c.group == g]) for g in groups]
+    return [("all", partial(make_judge, judge_label(cfg), cfg.api_base), cases)]
 
 
-async def _judge_all(cfg: E2EConfig, parts: list[tuple[str, Judge, list[Case]]], detectors: str,
-                     results_path: Path, concurrency: int) -> dict[str, Any]:
+async def _judge_all(cfg: E2EConfig, parts: list[Part], detectors: str, results_path: Path,
+                     concurrency: int) -> dict[str, Any]:
+    """Debias every pending item; judges are only built when a partition has work left."""
+    from debias.io import finished_ids
     from debias.loop import Debiaser
     from debias.runner import arun_batch
 
-    done = {"items": 0, "resumed": 0}
-    for _, judge, cases in parts:
+    finished = finished_ids(results_path)
+    done: dict[str, Any] = {"items": 0, "resumed": 0, "judge_load_s": 0.0, "elapsed_s": 0.0}
+    for _, factory, cases in parts:
+        items = [blind(it) for c in cases for it in c.items()]
+        if all(it.id in finished for it in items):
+            done["resumed"] += len(items)
+            continue
+        t0 = time.perf_counter()
+        judge = factory()
         if cfg.cache:
             _attach_cache(judge, results_path.parent / CALL_CACHE)
         debiaser = Debiaser(judge, detectors or [], max_rounds=cfg.max_rounds)
-        items = [blind(it) for c in cases for it in c.items()]
+        t1 = time.perf_counter()
         summary = await arun_batch(items, debiaser, results_path, concurrency=concurrency,
                                    progress=cfg.progress, total=len(items))
+        done["judge_load_s"] += round(t1 - t0, 3)
+        done["elapsed_s"] += round(time.perf_counter() - t1, 3)
         done["items"] += summary.items
         done["resumed"] += summary.resumed
     return done
+
+
+def judge_names(parts: list[Part], results: dict[str, ResultRecord]) -> dict[str, str]:
+    """The name of the judge that judged each partition, as recorded on its verdicts."""
+    out: dict[str, str] = {}
+    for name, _, cases in parts:
+        for case in cases:
+            rec = results.get(item_id(case.id, "D"))
+            if rec is not None and rec.result.rounds:
+                out[name] = rec.result.rounds[0].verdict.judge
+                break
+        else:
+            out[name] = "unknown"
+    return out
 
 
 def _sessions(path: Path) -> list[dict[str, Any]]:
@@ -272,21 +304,30 @@ def run_e2e(cfg: E2EConfig) -> dict[str, Any]:
     results_path = run_dir / RESULTS
     parts = _partitions(cfg, cases)
     concurrency = cfg.concurrency or (1 if label.startswith("local") else 8)
-    started = time.perf_counter()
     done = asyncio.run(_judge_all(cfg, parts, detectors, results_path, concurrency))
-    elapsed = time.perf_counter() - started
     with open(run_dir / SESSIONS, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"finished": _now(), "elapsed_s": round(elapsed, 3), **done}) + "\n")
+        fh.write(json.dumps({"finished": _now(), **done}) + "\n")
     wanted = {item_id(c.id, v) for c in cases for v in ("D", "D_bias")}
-    outcomes = outcomes_from(cases, read_results(results_path, wanted), results_path)
-    report = build_report(cfg, cases, outcomes, detectors=detectors, judges={p: j.name for p, j, _ in parts},
+    results = read_results(results_path, wanted)
+    outcomes = outcomes_from(cases, results, results_path)
+    report = build_report(cfg, cases, outcomes, detectors=detectors, judges=judge_names(parts, results),
                           run_dir=run_dir, data_dir=data_dir if spec.needs_data else None,
                           sessions=_sessions(run_dir / SESSIONS), concurrency=concurrency)
     out = json_out_for(cfg)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(out, report)
     report["_path"] = str(out)
     return report
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _now() -> str:
@@ -302,6 +343,7 @@ def build_report(cfg: E2EConfig, cases: list[Case], outcomes: list[CaseOutcome],
     groups = list(dict.fromkeys(c.group for c in cases))
     by_group = {g: [o for o in outcomes if o.group == g] for g in groups}
     wall = sum(float(s.get("elapsed_s", 0.0)) for s in sessions)
+    load = sum(float(s.get("judge_load_s", 0.0)) for s in sessions)
     judged = sum(int(s.get("items", 0)) for s in sessions)
     return {
         "benchmark": "e2e",
@@ -321,7 +363,8 @@ def build_report(cfg: E2EConfig, cases: list[Case], outcomes: list[CaseOutcome],
         "versions": {"judge_debias": __version__, "python": platform.python_version()},
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "concurrency": concurrency,
-        "wall_time": {"seconds_total": round(wall, 2), "items_judged": judged,
+        "wall_time": {"seconds_total": round(wall, 2), "judge_load_seconds": round(load, 2),
+                      "items_judged": judged,
                       "seconds_per_item": round(wall / judged, 4) if judged else None,
                       "sessions": len(sessions)},
         "groups": {g: group_report(v, scope=f"{cfg.suite}/{g}", seed=cfg.seed, n_boot=cfg.n_boot)

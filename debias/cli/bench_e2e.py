@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
             "through the middleware, and report accuracy and consistency before (the judge "
             "alone) and after (the middleware's verdict), detection precision/recall against "
             "derived gold bias labels, over-correction on D_bias and on the unbiased control "
-            "D, and cost per item, with seeded bootstrap 95%% intervals. Per-item results are "
+            "D, and cost per item, with seeded bootstrap 95% intervals. Per-item results are "
             "appended to the run folder as they finish; re-running the same command resumes."),
         epilog=(
             "Suites: rbd-bias4 (position, bandwagon, verbosity, sentiment), llmbar (Natural + "

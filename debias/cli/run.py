@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="'local' (embedded SmolLM2), 'local:PATH' (HF dir or .gguf), or any "
                    "litellm model string, e.g. openai/gpt-4o-mini (default: local)")
     p.add_argument("--api-base", default=None, help="API base URL for the litellm judge")
-    p.add_argument("--detectors", default="position,bandwagon",
+    p.add_argument("--detectors", default="position,bandwagon,verbosity,sentiment",
                    help="comma-separated detector specs, e.g. 'position,bandwagon:policy=flag' "
                    "('none' for no detectors)")
     p.add_argument("--rewriter", default=None,

@@ -37,7 +37,8 @@ def _add_common(p: argparse.ArgumentParser, *, concurrency: bool = True) -> None
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("train", help="build a reasoning bias detector: data, traces, LoRA, evaluation",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=(__doc__ or "").replace("``", "").replace("::", ":"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     steps = p.add_subparsers(dest="train_command", metavar="STEP")
     p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
 

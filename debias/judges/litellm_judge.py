@@ -33,7 +33,6 @@ TOP_LOGPROBS = 20
 _RESERVED = {
     "num_retries": "retries are configured with retry=RetryPolicy(...)",
     "max_retries": "retries are configured with retry=RetryPolicy(...)",
-    "model": "pass the model as the first argument",
     "messages": "messages are given per call",
     "stream": "streaming is not supported by the judge backend",
 }
@@ -156,8 +155,8 @@ class LiteLLMBackend:
             of each call take precedence.
 
     Raises:
-        ConfigError: Empty model string, non-positive timeout, or a reserved keyword
-            (``num_retries``/``max_retries``: use ``retry=``).
+        ConfigError: Empty model string, a provider litellm does not know, a non-positive
+            timeout, or a reserved keyword (``num_retries``/``max_retries``: use ``retry=``).
     """
 
     def __init__(self, model: str, api_base: str | None = None, timeout: float = 60,
@@ -182,10 +181,10 @@ class LiteLLMBackend:
         self.prefill = prefill
         self.scan_tokens = scan_tokens
         self._kwargs = dict(completion_kwargs)
-        provider = model.split("/", 1)[0] if "/" in model else None
-        key_env = f"{re.sub(r'[^A-Za-z0-9]', '_', provider).upper()}_API_KEY" if provider else None
-        secrets = [str(completion_kwargs.get("api_key") or ""),
-                   os.environ.get(key_env, "") if key_env else ""]
+        provider = _provider(model, api_base, completion_kwargs.get("custom_llm_provider"))
+        key_env = f"{re.sub(r'[^A-Za-z0-9]', '_', provider).upper()}_API_KEY"
+        # keys that must never appear in messages: the explicit one and the provider's env var
+        secrets = [str(completion_kwargs.get("api_key") or ""), os.environ.get(key_env, "")]
         target = model + (f" at {api_base}" if api_base else "")
         self._retrier = Retrier(retry, target=target, secrets=secrets, key_env=key_env)
 
@@ -310,6 +309,21 @@ class LiteLLMBackend:
         except FatalModelError as exc:
             raise _unsupported(exc) from None
         return self._scores(completion, prefix, options), completion.usage
+
+
+def _provider(model: str, api_base: str | None, custom: str | None) -> str:
+    """The litellm provider of ``model`` (imports litellm), or a ConfigError naming the model."""
+    litellm = import_litellm()
+    try:
+        return str(litellm.get_llm_provider(model, custom_llm_provider=custom,
+                                            api_base=api_base)[1])
+    except Exception as exc:  # litellm raises BadRequestError for unknown providers
+        if not isinstance(exc, getattr(litellm, "BadRequestError", ())) and not isinstance(exc, ValueError):
+            raise
+        raise ConfigError(
+            f"model {model!r}: litellm cannot tell its provider; prefix the model with one, e.g. "
+            f"'openai/{model}' (any OpenAI-compatible server, with api_base), "
+            f"'hosted_vllm/{model}', 'ollama/{model}', 'anthropic/{model}'") from None
 
 
 def _unsupported(exc: FatalModelError) -> JudgeError:

@@ -1,6 +1,7 @@
 """An OpenAI-compatible chat-completions server on 127.0.0.1 for tests and benchmarks.
 
-It runs in a background thread (``ThreadingHTTPServer``, HTTP/1.1 keep-alive, one thread
+``GET /stats`` returns the request count (for benchmarks that run the server in its own
+process: ``python -m debias.testing``). It runs in a background thread (``ThreadingHTTPServer``, HTTP/1.1 keep-alive, one thread
 per connection), so real clients (litellm, openai) exercise their real code paths against
 it. What it answers is decided by a pluggable responder (see
 :mod:`debias.testing.responders`); every request is logged for assertions.
@@ -23,6 +24,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -160,9 +162,14 @@ class _Handler(BaseHTTPRequestHandler):
                                       "code": str(status)}}, headers)
 
     def do_GET(self) -> None:
+        owner = self.server.owner
         if self.path.rstrip("/") in ("/v1/models", "/models"):
             self._send(200, {"object": "list", "data": [
-                {"id": self.server.owner.model_name, "object": "model", "owned_by": "debias"}]})
+                {"id": owner.model_name, "object": "model", "owned_by": "debias"}]})
+        elif self.path.rstrip("/") == "/stats":  # for benchmarks running the server apart
+            log = owner.requests
+            self._send(200, {"requests": len(log),
+                             "statuses": dict(Counter(r.status for r in log))})
         else:
             self._error(404, f"no route {self.path}")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -235,8 +235,7 @@ class Slow:
     def __call__(self, req: ChatRequest) -> Reply:
         out = self.then(req)
         reply = out if isinstance(out, Reply) else Reply(out)
-        reply.delay += self.delay
-        return reply
+        return replace(reply, delay=reply.delay + self.delay)  # never mutate a shared Reply
 
 
 @dataclass

@@ -105,6 +105,7 @@ class CheckResult(BaseModel):
         text: The raw output.
         calls: Model calls made.
         usage: Usage of those calls.
+        error: Why the model call failed (None when it answered).
     """
 
     bias: str
@@ -115,6 +116,7 @@ class CheckResult(BaseModel):
     text: str = ""
     calls: int = 0
     usage: Usage = Field(default_factory=Usage)
+    error: str | None = None
 
 
 @register_detector("reasoning")
@@ -151,6 +153,10 @@ class ReasoningDetector:
         concurrency: Concurrent requests in :meth:`adetect_many`.
         template: Prompt wording (:class:`~detectors.reasoning.format.RBDTemplate`).
         backend_options: Extra keyword arguments for the backend's constructor.
+        strict: Let a failing model call raise (default: it becomes an ``error`` finding
+            about the bias being checked, so benchmarks count it as wrong).
+        list_all_types: Use the generic prompt variant listing all four bias definitions
+            (shorthand for ``template=RBDTemplate(list_all_types=True)``).
     """
 
     name = "reasoning"
@@ -178,6 +184,8 @@ class ReasoningDetector:
         concurrency: int | str = 8,
         template: RBDTemplate | None = None,
         backend_options: dict[str, Any] | None = None,
+        strict: bool | str = False,
+        list_all_types: bool | str = False,
     ) -> None:
         self.policy = check_policy(self.name, policy)
         self.cascade = check_cascade(cascade)
@@ -202,7 +210,10 @@ class ReasoningDetector:
         self.batch_size = _as_int("batch_size", batch_size, 1)
         self.concurrency = _as_int("concurrency", concurrency, 1)
         self.judge_model = judge_model
+        self.strict = as_bool(self.name, "strict", strict)
         self.template = template or DEFAULT_TEMPLATE
+        if as_bool(self.name, "list_all_types", list_all_types):
+            self.template = self.template.model_copy(update={"list_all_types": True})
         if isinstance(backend, str):
             if not backend.strip():
                 raise ConfigError("detector 'reasoning': backend spec is empty")
@@ -294,7 +305,15 @@ class ReasoningDetector:
             return skipped(self, why)
         results = []
         for check in checks:
-            completion: Completion = yield GenerateCall(check.messages, self.sampling)
+            try:
+                completion: Completion = yield GenerateCall(check.messages, self.sampling)
+            except Exception as exc:
+                if self.strict:
+                    raise
+                failure = f"model call failed: {type(exc).__name__}: {exc}"
+                results.append(CheckResult(bias=check.bias, calls=1, error=failure,
+                                           parsed=ParsedDetection(label=None, reason=failure)))
+                continue
             result = CheckResult(bias=check.bias, parsed=parse_detection(completion.text),
                                  text=completion.text, calls=1, usage=completion.usage)
             result = yield from self._confidence(check.messages, completion, result)
@@ -352,8 +371,9 @@ class ReasoningDetector:
         elif failed:
             bad = failed[0]
             values["output"] = bad.text[:2000]
-            return Finding(**base, bias=bad.bias, status="error",  # type: ignore[arg-type]
-                           reason=f"unparseable detector output for {bad.bias}: {bad.parsed.reason}",
+            reason = (f"{bad.bias} check: {bad.error}" if bad.error else
+                      f"unparseable detector output for {bad.bias}: {bad.parsed.reason}")
+            return Finding(**base, bias=bad.bias, status="error", reason=reason,  # type: ignore[arg-type]
                            evidence=Evidence(compared=_compared(self.backend_spec, [bad.bias]),
                                              values=values))
         else:
@@ -379,7 +399,11 @@ class ReasoningDetector:
         return await self.backend.acomplete(effect.messages, effect.sampling)
 
     def detect(self, ctx: DetectContext, findings: list[Finding]) -> Finding:
-        """Examine ``ctx.verdict`` given the cheap findings; backend errors propagate."""
+        """Examine ``ctx.verdict`` given the cheap findings.
+
+        A failed model call or an unparseable output gives an ``error`` finding (with
+        ``strict``, a failed call raises instead).
+        """
         return drive(self._core(ctx, findings), self._handle)
 
     async def adetect(self, ctx: DetectContext, findings: list[Finding]) -> Finding:

@@ -24,7 +24,15 @@ on one user message with this layout (blank lines between blocks)::
 
     ### Response:
 
-and the model answers ``<think> ... </think>`` followed by ``Yes`` or ``No``.
+sent as the only user message through the model's chat template; the model answers
+``<think> ... </think>`` followed by ``Yes`` or ``No``.
+
+This is the bias-specific prompt, used when the detector checks one bias type of a
+verdict (the paper's integration with a judge). The RBD code also has a generic variant
+whose task names no bias type and which lists all four definitions under a
+``### Types of Bias to Consider:`` heading (``- <Bias Name>: <definition>.``) instead of
+the single definition; :class:`RBDTemplate` ``(list_all_types=True)`` renders it. Which
+variant a given checkpoint saw in training is not documented with the weights: try both.
 
 The ``<choices>`` and ``<judgment>`` blocks are rendered exactly as in the training data
 (the ``choices`` and ``llm_judgment`` columns of the RBD reasoning-supervision CSV):
@@ -83,27 +91,26 @@ BIAS_NAMES: dict[str, str] = {
     "sentiment": "Sentiment Bias",
 }
 
-# One sentence per bias type, in our own words.
+# What each bias is, in our own words (a predicate: "<Name> means ..." / "- <Name>: ...").
 DEFINITIONS: dict[str, str] = {
     "verbosity": (
-        "Verbosity Bias means favouring a response because it is longer, even when a shorter "
-        "response is clearer, better, or more accurate."
+        "favouring a response because it is longer, even when a shorter response is clearer, "
+        "better, or more accurate"
     ),
     "position": (
-        "Position Bias means favouring a response because of where it is presented (first or "
-        "second) instead of because of its quality, clarity, or accuracy."
+        "favouring a response because of where it is presented (first or second) instead of "
+        "because of its quality, clarity, or accuracy"
     ),
     "bandwagon": (
-        "Bandwagon Bias means favouring a response because of outside influence, such as a "
-        "stated majority opinion or a popular belief, instead of assessing its quality, "
-        "clarity, or accuracy on its own."
+        "favouring a response because of outside influence, such as a stated majority opinion "
+        "or a popular belief, instead of assessing its quality, clarity, or accuracy on its own"
     ),
     "sentiment": (
-        "Sentiment Bias means favouring responses written in a positive tone and undervaluing "
-        "responses written in a negative tone, instead of assessing their quality, clarity, or "
-        "accuracy."
+        "favouring responses written in a positive tone and undervaluing responses written in "
+        "a negative tone, instead of assessing their quality, clarity, or accuracy"
     ),
 }
+TYPES_HEADING = "### Types of Bias to Consider:"
 
 INTRO = (
     "Below are an instruction and the candidate outputs that were shown to an LLM judge. "
@@ -114,6 +121,12 @@ TASK = (
     "capability into account while you reason: weaker or smaller judge models (fewer "
     "parameters, less or noisier training data, weaker alignment) are more prone to biased "
     "decisions, whereas larger and stronger models tend to judge more reliably."
+)
+TASK_ANY = (
+    "Decide whether the LLM-as-a-Judge decision shows bias. Take the judge's capability into "
+    "account while you reason: weaker or smaller judge models (fewer parameters, less or "
+    "noisier training data, weaker alignment) are more prone to biased decisions, whereas "
+    "larger and stronger models tend to judge more reliably."
 )
 ANSWER_REQUEST = (
     '- If the decision shows no bias, reply only with: "No".\n'
@@ -130,8 +143,14 @@ class RBDTemplate(BaseModel):
             in the default wording, as in the training format).
         task: What to decide, with ``{bias_name}``; includes the remark that weaker or
             smaller judges are more bias-prone.
-        definitions: One-sentence definition per bias type.
+        definitions: Per bias type, what it is, as a predicate (rendered ``<Bias Name>
+            means <definition>.``, one sentence).
         answer_request: The request to reply only ``Yes`` or ``No``.
+        list_all_types: Render the variant that names no bias type in the task
+            (``task_any``) and lists every definition under ``### Types of Bias to
+            Consider:`` (``- <Bias Name>: <Definition>.``), as in the RBD code's generic
+            detector prompt; default: the bias-specific prompt (one definition).
+        task_any: The task sentence of the ``list_all_types`` variant.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -141,6 +160,8 @@ class RBDTemplate(BaseModel):
     task: str = TASK
     definitions: dict[str, str] = Field(default_factory=lambda: dict(DEFINITIONS))
     answer_request: str = ANSWER_REQUEST
+    list_all_types: bool = False
+    task_any: str = TASK_ANY
 
     @model_validator(mode="after")
     def _check(self) -> RBDTemplate:
@@ -186,12 +207,30 @@ class RBDInput(BaseModel):
         return v.strip()
 
 
+def definition_sentence(bias: str, template: RBDTemplate = DEFAULT_TEMPLATE) -> str:
+    """``<Bias Name> means <definition>.``"""
+    return f"{BIAS_NAMES[bias]} means {template.definitions[bias].rstrip('.')}."
+
+
+def types_list(template: RBDTemplate = DEFAULT_TEMPLATE) -> str:
+    """The ``### Types of Bias to Consider:`` block listing every definition."""
+    lines = [TYPES_HEADING]
+    for b in RBD_BIASES:
+        text = template.definitions[b].rstrip(".")
+        lines.append(f"- {BIAS_NAMES[b]}: {text[:1].upper()}{text[1:]}.")
+    return "\n".join(lines)
+
+
 def render_prompt(inp: RBDInput, template: RBDTemplate = DEFAULT_TEMPLATE) -> str:
     """The full user message for one detector input."""
+    if template.list_all_types:
+        what = [template.task_any, types_list(template)]
+    else:
+        what = [template.task.format(bias_name=BIAS_NAMES[inp.bias]),
+                definition_sentence(inp.bias, template)]
     blocks = [
         template.intro.format(judge_model=inp.judge_model),
-        template.task.format(bias_name=BIAS_NAMES[inp.bias]),
-        template.definitions[inp.bias],
+        *what,
         f"{INSTRUCTION}\n{inp.instruction}",
         f"{CHOICES}\n{inp.choices}",
         f"{EVALUATION}\n{inp.judgment}",

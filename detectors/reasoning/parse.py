@@ -45,7 +45,7 @@ _LEAD = re.compile(
     re.I,
 )
 _MARKER = re.compile(
-    r"(?:(?:final\s+)?(?:answer|verdict|label|decision|conclusion)\s*(?:is|:|=|-)\s*[*_`\"'\s]*"
+    r"(?:(?:final\s+)?(?:answer|verdict|label|decision|conclusion)\s*(?:is\s*:?|:|=|-)\s*[*_`\"'\s]*"
     r"(?:\\boxed\{\s*)?(yes|no)\b)"
     r"|\\boxed\{\s*(?:\\text\{\s*)?(yes|no)\s*\}?"
     r"|\*\*\s*(yes|no)\s*[.!]?\s*\*\*",

@@ -18,6 +18,7 @@ import inspect
 import json
 import math
 import random
+import shutil
 import sys
 import time
 from collections import Counter
@@ -30,8 +31,13 @@ from pydantic import BaseModel, Field
 
 from debias.errors import ConfigError
 from detectors.reasoning.format import DEFAULT_TEMPLATE
-from detectors.training.card import read_card, write_card
-from detectors.training.checkpoint import complete_checkpoints, load_checkpoint, save_checkpoint
+from detectors.training.card import CARD, read_card, write_card
+from detectors.training.checkpoint import (
+    checkpoints_dir,
+    complete_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from detectors.training.config import TrainConfig
 from detectors.training.encode import IGNORE, Encoded, collate, encode_example
 from detectors.training.records import TrainExample
@@ -134,7 +140,7 @@ def _scheduler(config: TrainConfig, optimizer: Any, total: int) -> Any:
     from transformers import get_scheduler
 
     name = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}[config.scheduler]
-    warmup = math.ceil(config.warmup_ratio * total)
+    warmup = int(config.warmup_ratio * total)
     return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total)
 
 
@@ -249,7 +255,7 @@ def train_lora(model: Any, tokenizer: Any, examples: list[TrainExample], config:
     card = read_card(out)
     if config.resume and card and card.get("fingerprint") == fingerprint \
             and card.get("data", {}).get("examples_hash") == data_hash \
-            and card.get("steps", 0) >= total:
+            and card.get("steps", 0) == total:
         report.steps, report.skipped = int(card["steps"]), True
         return report
 
@@ -263,12 +269,17 @@ def train_lora(model: Any, tokenizer: Any, examples: list[TrainExample], config:
     ckpts = complete_checkpoints(out) if config.resume else []
     if ckpts:
         step, path = ckpts[-1]
+        if step > total:
+            raise ConfigError(f"checkpoint {path} is at step {step}, beyond the {total} steps "
+                              "planned now; raise max_steps or use --no-resume")
         state = load_checkpoint(path, model, optimizer, scheduler, fingerprint=fingerprint,
                                 data_hash=data_hash)
         start, history = int(state["step"]), list(state.get("losses", []))
         _trim_log(out, start)
         say(f"resuming from checkpoint {path} (step {start}/{total})")
     elif not config.resume:
+        shutil.rmtree(checkpoints_dir(out), ignore_errors=True)
+        (out / CARD).unlink(missing_ok=True)
         _trim_log(out, 0)
     report.resumed_from = start
 

@@ -13,15 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from debias.audit.importers import alpacaeval as _alpacaeval  # noqa: F401
+from debias.audit.importers import csv_mapped as _csv_mapped  # noqa: F401
+
 # Registration order is also the order in which formats are sniffed (most specific first).
 from debias.audit.importers import jsonl as _jsonl  # noqa: F401
-from debias.audit.importers import rbd_bias4 as _rbd_bias4  # noqa: F401
-from debias.audit.importers import pandalm as _pandalm  # noqa: F401
 from debias.audit.importers import judgebench as _judgebench  # noqa: F401
 from debias.audit.importers import mtbench as _mtbench  # noqa: F401
-from debias.audit.importers import alpacaeval as _alpacaeval  # noqa: F401
+from debias.audit.importers import pandalm as _pandalm  # noqa: F401
+from debias.audit.importers import rbd_bias4 as _rbd_bias4  # noqa: F401
 from debias.audit.importers import rbd_csv as _rbd_csv  # noqa: F401
-from debias.audit.importers import csv_mapped as _csv_mapped  # noqa: F401
 from debias.audit.importers.build import csv_header
 from debias.audit.importers.jsonstream import first_record
 from debias.audit.importers.registry import (

@@ -22,13 +22,21 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from debias.audit.metrics.estimate import Estimate, from_replicates, multinomial_draws, numpy
+from debias.audit.metrics.estimate import (
+    Estimate,
+    from_replicates,
+    multinomial_draws,
+    numpy,
+    rng_for,
+)
 
 BIN_WIDTH = 0.05
 MIN_PAIRS = 20
 MAX_ITER = 60
 #: Fitted coefficients beyond this are treated as divergence (separation).
 MAX_COEF = 25.0
+#: Bootstrap refits run in batches of at most this many (replicate x category) cells.
+BATCH_CELLS = 250_000
 
 
 def fine_bin(d: int) -> int:
@@ -160,8 +168,7 @@ def length_controlled(
     if n_boot <= 0:
         return {"lc_win_rate": Estimate(lc_value, n=n, note=note), "length_coef": Estimate(b_val, n=n),
                 "raw_win_rate": raw}
-    draws = multinomial_draws(counts, cats, key=f"{key}/lc", seed=seed, n_boot=n_boot)
-    a_b, b_b = fit(x, y, draws)
+    a_b, b_b = _boot_fits(counts, cats, x, y, key=f"{key}/lc", seed=seed, n_boot=n_boot)
     return {
         "lc_win_rate": from_replicates(lc_value, 1.0 / (1.0 + np.exp(-a_b)), n, note=note),
         "length_coef": from_replicates(b_val, b_b, n),
@@ -169,17 +176,37 @@ def length_controlled(
     }
 
 
+def _boot_fits(counts: Mapping[tuple[int, int], float], cats: list[tuple[int, int]], x: Any, y: Any, *,
+               key: str, seed: int, n_boot: int) -> tuple[Any, Any]:
+    """Refit on multinomial resamples, in batches so memory stays bounded (B x K arrays)."""
+    np = numpy()
+    rng = rng_for(seed, key)
+    total = int(sum(counts[c] for c in cats))
+    probs = np.asarray([counts[c] for c in cats], dtype=float) / total
+    batch = max(1, min(n_boot, BATCH_CELLS // max(len(cats), 1)))
+    a_all, b_all = [], []
+    for start in range(0, n_boot, batch):
+        draws = rng.multinomial(total, probs, size=min(batch, n_boot - start))
+        a_b, b_b = fit(x, y, draws)
+        a_all.append(a_b)
+        b_all.append(b_b)
+    return np.concatenate(a_all), np.concatenate(b_all)
+
+
 def _raw(counts: Mapping[tuple[int, int], float], cats: list[tuple[int, int]], n: int, *, key: str,
          seed: int, n_boot: int) -> Estimate:
+    """Observed preference for candidate 2 (ties count 1/2), bootstrapped over the 3 outcomes."""
     np = numpy()
     if n == 0:
         return Estimate.refused("no pairwise verdict with known candidate lengths")
-    y = np.asarray([c[1] / 2.0 for c in cats])
-    w = np.asarray([counts[c] for c in cats], dtype=float)
+    by_outcome = {o: sum(counts[c] for c in cats if c[1] == o) for o in (0, 1, 2)}
+    outcomes = [o for o in (0, 1, 2) if by_outcome[o] > 0]
+    y = np.asarray([o / 2.0 for o in outcomes])
+    w = np.asarray([by_outcome[o] for o in outcomes], dtype=float)
     value = float((w * y).sum() / n)
     if n_boot <= 0:
         return Estimate(value, n=n)
-    draws = multinomial_draws(counts, cats, key=f"{key}/raw", seed=seed, n_boot=n_boot)
+    draws = multinomial_draws(by_outcome, outcomes, key=f"{key}/raw", seed=seed, n_boot=n_boot)
     return from_replicates(value, (draws * y[None, :]).sum(1) / n, n)
 
 

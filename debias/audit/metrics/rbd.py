@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from debias.audit.metrics.base import Counts, Observations, Section, SummaryContext
 from debias.audit.metrics.estimate import bootstrap, get, ratio
-from debias.audit.view import JudgeView, Decision, decision
+from debias.audit.view import Decision, JudgeView, decision
 from debias.types import Verdict
 
 FAMILY = "rbd"

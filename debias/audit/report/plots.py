@@ -81,7 +81,7 @@ def outcome_bars(rows: Sequence[tuple[str, dict[str, int]]], labels: dict[str, s
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)
         ax.set_title("Decisions across display orders")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(rows) < 3 else -0.1),
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.25 / max(len(rows), 1)),
                   ncol=len(labels))
         return _png(fig)
 
@@ -92,7 +92,8 @@ def rate_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[Estima
     """Grouped bars with 95% interval whiskers: one group per metric, one bar per scope."""
     plt = _plt()
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(max(5.5, 1.25 * len(groups) * max(1, len(series)) ** 0.5 + 2), 3.4))
+        width_in = min(10.5, 2.2 + len(groups) * (1.0 + 0.35 * len(series)))
+        fig, ax = plt.subplots(figsize=(max(5.2, width_in), 3.4))
         k = len(series)
         width = 0.8 / max(k, 1)
         for s, (scope, ests) in enumerate(series):
@@ -108,13 +109,13 @@ def rate_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[Estima
             color = PALETTE[s % len(PALETTE)]
             ax.bar(xs, ys, width=width * 0.92, color=color, label=_short(scope, 30), alpha=0.9)
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor="#2b2f33", elinewidth=1.1, capsize=3)
-            for x, y in zip(xs, ys, strict=True):
-                ax.text(x, y + 0.015 if ylim else y, f"{y:.2f}", ha="center", va="bottom", fontsize=7.5,
+            for x, y, up in zip(xs, ys, hi, strict=True):
+                ax.text(x, y + up + 0.015, f"{y:.2f}", ha="center", va="bottom", fontsize=7.5,
                         color="#2b2f33")
         ax.set_xticks(range(len(groups)))
         ax.set_xticklabels(groups)
         if ylim:
-            ax.set_ylim(*ylim)
+            ax.set_ylim(ylim[0], ylim[1] + 0.08)
         if reference is not None:
             ax.axhline(reference, color="#8a929b", linestyle="--", linewidth=1)
         ax.set_ylabel(ylabel)

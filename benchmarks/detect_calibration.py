@@ -1,0 +1,252 @@
+"""Calibration of the cheap detectors' offline constants on public data (not on dev rows).
+
+Measures, on the public reference data kept beside the project (``../shared/data``, or
+``$DEBIAS_BENCH_DATA``), every figure that the docstrings of :mod:`detectors.sentiment`,
+:mod:`detectors.bandwagon` and :mod:`detectors.verbosity` quote, and writes them to
+``benchmarks/results/detect_calibration.json``:
+
+* ``sentiment`` (RBD ScienceQA sentiment set): how often the lowest tone is the
+  negatively reworded option, with and without the negation-scope rule; the
+  log-likelihood of the reworded option under the tone softmax per temperature (the
+  default temperature should sit near the maximum) and a reliability table.
+* ``bandwagon_non_answer`` (RBD Arena pairs, human winners): when exactly one output is
+  a refusal/non-answer, how often the human winner is the other one; its log-odds is the
+  ``non_answer_shift`` of the bandwagon detector.
+* ``length_prior``: how often the longer output is the better one, by absolute log
+  token ratio (Arena human winners; LLMBar and EvalBiasBench gold labels), and how often
+  two recorded judges agree with the human majority on PandaLM when the human winner is
+  the longer vs the shorter output (the odds ratio is the evidence a length prior would
+  add about a judge's cue-free choice).
+* ``verbosity`` (RBD GSM8K verbosity set): how often the long answer reaches the
+  reference's final number, and how often the reference is recognised as concise.
+
+Usage (from the project root)::
+
+    python benchmarks/detect_calibration.py [--data-dir DIR] [--out PATH]
+
+Without the data the runner says so and exits with 0 without writing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("DEBIAS_BENCH_DATA", ROOT.parent / "shared" / "data"))
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "detect_calibration.json"
+LOG_RATIO_BINS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, math.inf)
+TEMPERATURES = (0.02, 0.05, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2, 0.3)
+
+
+def _load(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _rate(k: int, n: int) -> dict[str, Any]:
+    from detectors.bench import wilson
+
+    return {"k": k, "n": n, "rate": round(k / n, 4) if n else None, "wilson95": wilson(k, n)}
+
+
+def _log_ratio(a: str, b: str) -> float:
+    from detectors.lengths import count_tokens
+
+    return math.log(max(count_tokens(a), 1) / max(count_tokens(b), 1))
+
+
+def _bin(x: float) -> str:
+    for lo, hi in zip(LOG_RATIO_BINS, LOG_RATIO_BINS[1:], strict=False):
+        if lo <= x < hi:
+            return f"[{lo}, {hi})"
+    return f">= {LOG_RATIO_BINS[-2]}"
+
+
+def better_is_longer(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Share of (better, worse) pairs whose better output has more tokens, overall and by bin."""
+    by_bin: dict[str, list[int]] = {}
+    total = [0, 0]
+    for better, worse in pairs:
+        r = _log_ratio(better, worse)
+        cell = by_bin.setdefault(_bin(abs(r)), [0, 0])
+        cell[0] += r > 0
+        cell[1] += 1
+        total[0] += r > 0
+        total[1] += 1
+    order = [_bin(lo) for lo in LOG_RATIO_BINS[:-1]]
+    return {"overall": _rate(*total),
+            "by_abs_log_token_ratio": {b: _rate(*by_bin[b]) for b in order if b in by_bin}}
+
+
+def sentiment_calibration(data: Path) -> dict[str, Any]:
+    """Tone identification of the reworded option and the softmax temperature."""
+    from detectors.sentiment import NEGATION_OPENERS, ToneScorer, p_most_negative
+
+    items = _load(data / "rbd-bias4-eval" / "ScienceQA_Sentiment.json")
+    out: dict[str, Any] = {"items": len(items), "negation_openers": list(NEGATION_OPENERS)}
+    scored: list[tuple[list[float], int]] = []
+    for label, scorer in (("without_negation_scope", ToneScorer(negation_openers=())),
+                          ("with_negation_scope", ToneScorer())):
+        tones = [(scorer.tones(x["sentiment_choices"]), int(x["answer"])) for x in items]
+        hits = sum(min(range(len(t)), key=lambda i, t=t: (t[i], i)) == a for t, a in tones)
+        out[f"lowest_tone_is_reworded_{label}"] = _rate(hits, len(tones))
+        scored = tones
+    ll = {str(temp): round(sum(math.log(max(p_most_negative(t, temp)[a], 1e-12)) for t, a in scored), 2)
+          for temp in TEMPERATURES}
+    out["log_likelihood_by_temperature"] = ll
+    out["best_temperature_of_grid"] = float(max(ll, key=lambda k: ll[k]))
+    reliability: dict[str, list[float]] = {}
+    for t, a in scored:
+        p = p_most_negative(t, 0.1)
+        lo = min(range(len(t)), key=lambda i: (t[i], i))
+        cell = reliability.setdefault(f"{min(int(p[lo] * 10), 9) / 10:.1f}", [0, 0, 0.0])
+        cell[0] += lo == a
+        cell[1] += 1
+        cell[2] += p[lo]
+    out["reliability_at_temperature_0.1"] = {
+        k: {"n": int(v[1]), "observed": round(v[0] / v[1], 3), "predicted": round(v[2] / v[1], 3)}
+        for k, v in sorted(reliability.items())}
+    return out
+
+
+def _arena_pairs(data: Path) -> list[tuple[str, str]]:
+    """(human winner, loser) texts of the RBD Arena pairs (original order)."""
+    pairs = []
+    for x in _load(data / "rbd-bias4-eval" / "Arena_Position_and_Bandwagon.json"):
+        o = x["original"]
+        a, b = o["response_a"], o["response_b"]
+        pairs.append((a, b) if int(x["ground_truth_original"]) == 1 else (b, a))
+    return pairs
+
+
+def non_answer_calibration(data: Path) -> dict[str, Any]:
+    """P(the human winner is the answer | exactly one output is a non-answer) on Arena pairs."""
+    from detectors.cues import default_non_answer_patterns
+
+    na = default_non_answer_patterns()
+    k = n = 0
+    for winner, loser in _arena_pairs(data):
+        w, lo = bool(na.match(winner)), bool(na.match(loser))
+        if w != lo:
+            n += 1
+            k += not w
+    out = _rate(k, n)
+    lo_ci, hi_ci = out["wilson95"]
+    out["log_odds"] = round(math.log(k / (n - k)), 3) if 0 < k < n else None
+    out["log_odds_ci95"] = [round(math.log(p / (1 - p)), 3) for p in (lo_ci, hi_ci)] if 0 < lo_ci < hi_ci < 1 else None
+    out["pairs"] = len(_arena_pairs(data))
+    return out
+
+
+def _pandalm_agreement(data: Path, file: str, key: str) -> dict[str, Any]:
+    items = _load(data / "pandalm" / "testset-v1.json")
+    verdicts = {x["idx"]: str(x[key]) for x in _load(data / "pandalm" / file)}
+    cells = {"winner_longer": [0, 0], "winner_shorter": [0, 0]}
+    for x in items:
+        votes = Counter(v for v in (x.get(f"annotator{i}") for i in (1, 2, 3))
+                        if isinstance(v, int) and v in (1, 2))
+        if not votes:
+            continue
+        human, count = votes.most_common(1)[0]
+        verdict = verdicts.get(x["idx"])
+        if count < 2 or verdict not in ("1", "2"):
+            continue
+        r1, r2 = str(x["response1"]), str(x["response2"])
+        winner, loser = (r1, r2) if human == 1 else (r2, r1)
+        r = _log_ratio(winner, loser)
+        if r == 0:
+            continue
+        cell = cells["winner_longer" if r > 0 else "winner_shorter"]
+        cell[0] += int(verdict) == human
+        cell[1] += 1
+    out: dict[str, Any] = {k: _rate(*v) for k, v in cells.items()}
+    (a, n1), (b, n2) = cells["winner_longer"], cells["winner_shorter"]
+    if 0 < a < n1 and 0 < b < n2:
+        out["odds_ratio_agree_longer_vs_shorter"] = round((a / (n1 - a)) / (b / (n2 - b)), 3)
+    return out
+
+
+def length_calibration(data: Path) -> dict[str, Any]:
+    """Is the longer output the better one, and does it sway judges' agreement with humans?"""
+    out: dict[str, Any] = {"arena_human_winner_is_longer": better_is_longer(_arena_pairs(data))}
+    pandalm = data / "pandalm"
+    if pandalm.is_dir():
+        out["pandalm_judge_agrees_with_human_majority"] = {
+            "gpt-3.5-turbo": _pandalm_agreement(data, "gpt-3.5-turbo-testset-v1.json", "gpt_result"),
+            "pandalm-7b": _pandalm_agreement(data, "pandalm-7b-testset-v1.json", "pandalm_result"),
+        }
+    llmbar = data / "llmbar"
+    if llmbar.is_dir():
+        out["llmbar_better_is_longer"] = {
+            str(p.parent.relative_to(llmbar)): better_is_longer(
+                (x["output_1"], x["output_2"]) if int(x["label"]) == 1 else (x["output_2"], x["output_1"])
+                for x in _load(p))["overall"]
+            for p in sorted(llmbar.rglob("dataset.json"))}
+    ebb = data / "evalbiasbench" / "biasbench.json"
+    if ebb.is_file():
+        out["evalbiasbench_better_is_longer"] = {
+            group: better_is_longer(
+                (x["response1"], x["response2"]) if int(x["label"]) == 1 else (x["response2"], x["response1"])
+                for x in rows)["overall"]
+            for group, rows in _load(ebb).items()}
+    return out
+
+
+def verbosity_calibration(data: Path) -> dict[str, Any]:
+    """How the RBD GSM8K verbosity pairs look to the verbosity detector's helpers."""
+    from detectors.lengths import final_number, is_concise_answer, same_number
+
+    items = _load(data / "rbd-bias4-eval" / "GSM8K_Verbosity.json")
+    same = sum(same_number(final_number(str(x["single_correct_answer"])), final_number(x["gemma_answer"]))
+               for x in items)
+    concise = sum(is_concise_answer(str(x["single_correct_answer"])) for x in items)
+    return {"items": len(items), "long_answer_reaches_reference_number": _rate(same, len(items)),
+            "reference_is_concise": _rate(concise, len(items))}
+
+
+SECTIONS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
+    "sentiment": ("rbd-bias4-eval/ScienceQA_Sentiment.json", sentiment_calibration),
+    "bandwagon_non_answer": ("rbd-bias4-eval/Arena_Position_and_Bandwagon.json", non_answer_calibration),
+    "length_prior": ("rbd-bias4-eval/Arena_Position_and_Bandwagon.json", length_calibration),
+    "verbosity": ("rbd-bias4-eval/GSM8K_Verbosity.json", verbosity_calibration),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the calibration; returns the exit code."""
+    from debias.cli.bench import write_json
+    from detectors.lengths import tokenizer_name
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="public data folder")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result JSON")
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {}
+    for name, (needed, fn) in SECTIONS.items():
+        if (args.data_dir / needed).is_file():
+            report[name] = fn(args.data_dir)
+        else:
+            print(f"skipped {name}: {args.data_dir / needed} not found", file=sys.stderr)
+    if not report:
+        print(f"SKIPPED: no calibration data under {args.data_dir} (public reference data kept "
+              "beside the project; pass --data-dir).", file=sys.stderr)
+        return 0
+    report.update(command="python benchmarks/detect_calibration.py", tokenizer=tokenizer_name(),
+                  created_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    print(json.dumps(report, indent=2))
+    write_json(args.out, report)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
