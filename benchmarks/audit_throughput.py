@@ -114,7 +114,7 @@ def run_audit(path: Path, detectors: str, jobs: int, out_json: Path) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, err = proc.communicate()
+    _out, err = proc.communicate()
     wall = time.perf_counter() - start
     stop.set()
     sampler.join()

@@ -20,9 +20,14 @@ Measures, on the public reference data kept beside the project (``../shared/data
 * ``verbosity`` (RBD GSM8K verbosity set): how often the long answer reaches the
   reference's final number, and how often the reference is recognised as concise.
 
+The RBD dev set's items are drawn from the same public pools, so by default every item
+whose candidates also appear in ``rbd-reasoning-dev/dev.csv`` is left out (the counts
+are reported under ``excluded``): the figures are independent of the dev rows the
+benchmark scores. ``--exclude none`` uses every item.
+
 Usage (from the project root)::
 
-    python benchmarks/detect_calibration.py [--data-dir DIR] [--out PATH]
+    python benchmarks/detect_calibration.py [--data-dir DIR] [--exclude CSV|none] [--out PATH]
 
 Without the data the runner says so and exits with 0 without writing anything.
 """
@@ -30,6 +35,7 @@ Without the data the runner says so and exits with 0 without writing anything.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -39,6 +45,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+Key = frozenset[str]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("DEBIAS_BENCH_DATA", ROOT.parent / "shared" / "data"))
@@ -65,7 +73,7 @@ def _log_ratio(a: str, b: str) -> float:
 
 
 def _bin(x: float) -> str:
-    for lo, hi in zip(LOG_RATIO_BINS, LOG_RATIO_BINS[1:], strict=False):
+    for lo, hi in itertools.pairwise(LOG_RATIO_BINS):
         if lo <= x < hi:
             return f"[{lo}, {hi})"
     return f">= {LOG_RATIO_BINS[-2]}"
@@ -87,11 +95,32 @@ def better_is_longer(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
             "by_abs_log_token_ratio": {b: _rate(*by_bin[b]) for b in order if b in by_bin}}
 
 
-def sentiment_calibration(data: Path) -> dict[str, Any]:
+def _key(texts: Iterable[str]) -> Key:
+    return frozenset(str(t).strip() for t in texts)
+
+
+def excluded_keys(csv_path: Path | None) -> set[Key]:
+    """Candidate sets of the rows of an RBD-format CSV (items to leave out)."""
+    if csv_path is None:
+        return set()
+    from detectors.rbd_csv import iter_rbd_csv
+
+    return {_key(r.item.candidates) for r in iter_rbd_csv(csv_path, skip_invalid=True)}
+
+
+def _keep(items: list[dict[str, Any]], texts: Callable[[dict[str, Any]], Iterable[str]],
+          exclude: set[Key], counts: dict[str, int], name: str) -> list[dict[str, Any]]:
+    kept = [x for x in items if _key(texts(x)) not in exclude]
+    counts[name] = len(items) - len(kept)
+    return kept
+
+
+def sentiment_calibration(data: Path, exclude: set[Key], excluded: dict[str, int]) -> dict[str, Any]:
     """Tone identification of the reworded option and the softmax temperature."""
     from detectors.sentiment import NEGATION_OPENERS, ToneScorer, p_most_negative
 
-    items = _load(data / "rbd-bias4-eval" / "ScienceQA_Sentiment.json")
+    items = _keep(_load(data / "rbd-bias4-eval" / "ScienceQA_Sentiment.json"),
+                  lambda x: x["sentiment_choices"], exclude, excluded, "ScienceQA_Sentiment")
     out: dict[str, Any] = {"items": len(items), "negation_openers": list(NEGATION_OPENERS)}
     scored: list[tuple[list[float], int]] = []
     for label, scorer in (("without_negation_scope", ToneScorer(negation_openers=())),
@@ -118,23 +147,27 @@ def sentiment_calibration(data: Path) -> dict[str, Any]:
     return out
 
 
-def _arena_pairs(data: Path) -> list[tuple[str, str]]:
+def _arena_pairs(data: Path, exclude: set[Key], excluded: dict[str, int]) -> list[tuple[str, str]]:
     """(human winner, loser) texts of the RBD Arena pairs (original order)."""
     pairs = []
-    for x in _load(data / "rbd-bias4-eval" / "Arena_Position_and_Bandwagon.json"):
+    items = _keep(_load(data / "rbd-bias4-eval" / "Arena_Position_and_Bandwagon.json"),
+                  lambda x: (x["original"]["response_a"], x["original"]["response_b"]),
+                  exclude, excluded, "Arena_Position_and_Bandwagon")
+    for x in items:
         o = x["original"]
         a, b = o["response_a"], o["response_b"]
         pairs.append((a, b) if int(x["ground_truth_original"]) == 1 else (b, a))
     return pairs
 
 
-def non_answer_calibration(data: Path) -> dict[str, Any]:
+def non_answer_calibration(data: Path, exclude: set[Key], excluded: dict[str, int]) -> dict[str, Any]:
     """P(the human winner is the answer | exactly one output is a non-answer) on Arena pairs."""
     from detectors.cues import default_non_answer_patterns
 
     na = default_non_answer_patterns()
     k = n = 0
-    for winner, loser in _arena_pairs(data):
+    pairs = _arena_pairs(data, exclude, excluded)
+    for winner, loser in pairs:
         w, lo = bool(na.match(winner)), bool(na.match(loser))
         if w != lo:
             n += 1
@@ -143,7 +176,7 @@ def non_answer_calibration(data: Path) -> dict[str, Any]:
     lo_ci, hi_ci = out["wilson95"]
     out["log_odds"] = round(math.log(k / (n - k)), 3) if 0 < k < n else None
     out["log_odds_ci95"] = [round(math.log(p / (1 - p)), 3) for p in (lo_ci, hi_ci)] if 0 < lo_ci < hi_ci < 1 else None
-    out["pairs"] = len(_arena_pairs(data))
+    out["pairs"] = len(pairs)
     return out
 
 
@@ -175,9 +208,10 @@ def _pandalm_agreement(data: Path, file: str, key: str) -> dict[str, Any]:
     return out
 
 
-def length_calibration(data: Path) -> dict[str, Any]:
+def length_calibration(data: Path, exclude: set[Key], excluded: dict[str, int]) -> dict[str, Any]:
     """Is the longer output the better one, and does it sway judges' agreement with humans?"""
-    out: dict[str, Any] = {"arena_human_winner_is_longer": better_is_longer(_arena_pairs(data))}
+    out: dict[str, Any] = {
+        "arena_human_winner_is_longer": better_is_longer(_arena_pairs(data, exclude, excluded))}
     pandalm = data / "pandalm"
     if pandalm.is_dir():
         out["pandalm_judge_agrees_with_human_majority"] = {
@@ -201,11 +235,13 @@ def length_calibration(data: Path) -> dict[str, Any]:
     return out
 
 
-def verbosity_calibration(data: Path) -> dict[str, Any]:
+def verbosity_calibration(data: Path, exclude: set[Key], excluded: dict[str, int]) -> dict[str, Any]:
     """How the RBD GSM8K verbosity pairs look to the verbosity detector's helpers."""
     from detectors.lengths import final_number, is_concise_answer, same_number
 
-    items = _load(data / "rbd-bias4-eval" / "GSM8K_Verbosity.json")
+    items = _keep(_load(data / "rbd-bias4-eval" / "GSM8K_Verbosity.json"),
+                  lambda x: (x["gemma_answer"], x["single_correct_answer"]), exclude, excluded,
+                  "GSM8K_Verbosity")
     same = sum(same_number(final_number(str(x["single_correct_answer"])), final_number(x["gemma_answer"]))
                for x in items)
     concise = sum(is_concise_answer(str(x["single_correct_answer"])) for x in items)
@@ -213,12 +249,21 @@ def verbosity_calibration(data: Path) -> dict[str, Any]:
             "reference_is_concise": _rate(concise, len(items))}
 
 
-SECTIONS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
+Section = Callable[[Path, set[Key], dict[str, int]], dict[str, Any]]
+SECTIONS: dict[str, tuple[str, Section]] = {
     "sentiment": ("rbd-bias4-eval/ScienceQA_Sentiment.json", sentiment_calibration),
     "bandwagon_non_answer": ("rbd-bias4-eval/Arena_Position_and_Bandwagon.json", non_answer_calibration),
     "length_prior": ("rbd-bias4-eval/Arena_Position_and_Bandwagon.json", length_calibration),
     "verbosity": ("rbd-bias4-eval/GSM8K_Verbosity.json", verbosity_calibration),
 }
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project's parent (``../shared/...``) when it lies there."""
+    try:
+        return f"../{path.resolve().relative_to(ROOT.parent)}"
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,19 +273,32 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="public data folder")
+    parser.add_argument("--exclude", default=None,
+                        help="RBD-format CSV whose items are left out (default: the dev set when "
+                             "present under DATA_DIR); 'none' keeps every item")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result JSON")
     args = parser.parse_args(argv)
+    if args.exclude is None:
+        dev = args.data_dir / "rbd-reasoning-dev" / "dev.csv"
+        exclude_path = dev if dev.is_file() else None
+    else:
+        exclude_path = None if args.exclude == "none" else Path(args.exclude)
+    exclude = excluded_keys(exclude_path)
+    excluded: dict[str, int] = {}
     report: dict[str, Any] = {}
     for name, (needed, fn) in SECTIONS.items():
         if (args.data_dir / needed).is_file():
-            report[name] = fn(args.data_dir)
+            report[name] = fn(args.data_dir, exclude, excluded)
         else:
             print(f"skipped {name}: {args.data_dir / needed} not found", file=sys.stderr)
     if not report:
         print(f"SKIPPED: no calibration data under {args.data_dir} (public reference data kept "
               "beside the project; pass --data-dir).", file=sys.stderr)
         return 0
-    report.update(command="python benchmarks/detect_calibration.py", tokenizer=tokenizer_name(),
+    shown = "none" if exclude_path is None else _shown(exclude_path)
+    report["excluded"] = {"source": shown, "items": excluded}
+    report.update(command="python benchmarks/detect_calibration.py"
+                  + (" --exclude none" if args.exclude == "none" else ""), tokenizer=tokenizer_name(),
                   created_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     print(json.dumps(report, indent=2))
     write_json(args.out, report)

@@ -51,6 +51,10 @@ class VerdictParseError(JudgeError):
         super().__init__(message)
 
 
+class LogprobsUnavailableError(JudgeError):
+    """The backend cannot return log-probabilities for the answer options."""
+
+
 class TransientModelError(JudgeError):
     """Rate limit, timeout, 5xx or connection error: retried with backoff."""
 

@@ -205,9 +205,13 @@ class Debiaser:
 
         def finish(status: Status, verdict: Verdict | None, reason: str, *,
                    flagged: Sequence[Finding] = (), error: str | None = None) -> Result:
+            total = usage
+            for probe in probe_log:
+                if probe.verdict is not None and not probe.cached:
+                    total = total.add(probe.verdict.usage)
             return Result(verdict=verdict, status=status, stop_reason=reason, rounds=rounds,
                           probes=probe_log, flagged=sorted({f.bias for f in flagged}),
-                          usage=usage, error=error, elapsed_s=time.perf_counter() - started)
+                          usage=total, error=error, elapsed_s=time.perf_counter() - started)
 
         for index in range(self.max_rounds + 1):
             try:

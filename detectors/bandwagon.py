@@ -23,23 +23,27 @@ Offline (recorded verdicts only), rules and rationale:
    non-answer, the judge's choice is explained by content without the cue
    (-``non_answer_shift``). Judges and human raters rarely prefer a refusal to an answer
    that attempts the task. Calibration (public RBD Arena pairs with human winners,
-   ``python benchmarks/detect_calibration.py``): in the 55 of 500 pairs where exactly
-   one output is a non-answer, the human winner is the answer in 44 (80%, Wilson 95%
-   interval 68-88%), log-odds 1.39 (0.74-2.04): ``non_answer_shift`` = 1.4.
+   ``python benchmarks/detect_calibration.py``, leaving out the 92 pairs that the RBD
+   dev set also uses): in the 40 of 408 pairs where exactly one output is a
+   non-answer, the human winner is the answer in 32 (80%, Wilson 95% interval 65-90%),
+   log-odds 1.39 (0.63-2.14); all 500 pairs give the same 80% (44 of 55):
+   ``non_answer_shift`` = 1.4.
 
 Considered and not used: a length prior ("a verbosity-prone judge would have picked
 the longer endorsed output anyway"). Measured on public data, length says little about
 a judge's cue-free choice: on PandaLM (human majority vs recorded verdicts) the odds
 that a judge agrees with the humans are only 1.2x (gpt-3.5-turbo: 82% vs 80%) to 2.0x
 (PandaLM-7B: 82% vs 70%) higher when the human winner is the longer output; the longer
-output wins 61% of Arena pairs and 57% of LLMBar Natural pairs, but only 12-49% of
+output wins 60% of Arena pairs and 57% of LLMBar Natural pairs, but only 12-49% of
 LLMBar Adversarial and 0-54% of EvalBiasBench pairs, so its direction depends on the
 data. That is too weak to turn a cue-following verdict into "no bias": the odds of the
 label among cue-following verdicts are ``P(right without cue | wrong with cue) /
 P(wrong without cue | wrong with cue)``, and in a label-balanced benchmark such as the
-RBD sets they are ``P(no bias) / P(wrong on both)`` >= 1 for every judge, so a rule
-whose likelihood ratio stays below about 2 only adds errors there. Which cue-following
-verdicts the judge would have given anyway is what the live ``no_cue`` probe observes.
+RBD sets they are ``P(no bias) / P(wrong on both)`` >= 1 for every judge (26:11 among
+the cue-following verdicts of the RBD dev set), so a content rule can only help where
+its likelihood ratio exceeds those odds, which the measured length evidence (1.2-2.0)
+does not. Which cue-following verdicts the judge would have given anyway is what the
+live ``no_cue`` probe observes.
 """
 
 from __future__ import annotations

@@ -17,10 +17,11 @@ treats them only as dampeners, although it negates the synonymous "rarely" and
 being an exciting choice" scored as warm, exciting text. The scorer marks the scope of
 these openers (:data:`NEGATION_OPENERS`) by inserting VADER's own negator "not" after
 them, so VADER's negation rule applies; the opener keeps its own valence. Measured on
-the public RBD ScienceQA sentiment set (500 items, one option reworded negatively, the
-others positively; ``python benchmarks/detect_calibration.py``): the lowest tone
-identifies the negatively reworded option in 490/500 items without the scope rule and
-494/500 with it (4 fixed, none broken).
+the public RBD ScienceQA sentiment set (one option reworded negatively, the others
+positively; ``python benchmarks/detect_calibration.py``, which leaves out the 51 items
+that the RBD dev set also uses): the lowest tone identifies the negatively reworded
+option in 441/449 items without the scope rule and 445/449 with it (4 fixed, none
+broken; on all 500 items 490 -> 494).
 
 Live: when a rewriter is configured the detector asks for a probe with tone-neutralised
 candidates (``rewrite="neutralize_tone"``) and flags a decision that changes.
@@ -33,11 +34,11 @@ sentiment bias when the judge would have been right on the plain wording, which 
 judge-strength prior estimates. ``P(bias) = P(chosen is not the negatively worded one) *
 P(judge right without the rewording)``; the first factor is a softmax over negated tones
 with temperature ``temperature`` (0.1: a tone gap of 0.1 gives ~73%, 0.3 gives ~95%).
-Calibration on the public ScienceQA sentiment set: the likelihood of the reworded
-option under this softmax peaks at 0.09 on the grid 0.02-0.3 (log-likelihood -22.7 at
-0.09, -23.1 at 0.1, -25.0 at 0.12, -27.6 at 0.05), and at 0.1 the items predicted at
->= 0.9 (468 of 500) are right 99.8% of the time, those at 0.8-0.9 94% (18 items). A
-verdict for the most negative candidate cannot have been won on tone.
+Calibration on the same 449 public items: the likelihood of the reworded option under
+this softmax peaks at 0.09 on the grid 0.02-0.3 (log-likelihood -18.5 at 0.09, -18.8 at
+0.1, -20.3 at 0.12, -23.4 at 0.05), and at 0.1 the items predicted at >= 0.9 (424) are
+right 99.8% of the time, those at 0.8-0.9 94% (16 items). A verdict for the most
+negative candidate cannot have been won on tone.
 
 What the offline rule cannot see: whether the judge would also have been wrong on the
 plain wording (hard items, e.g. unit estimates). Only the live ``neutral_tone`` probe

@@ -108,7 +108,7 @@ def test_mapped_csv_needs_mapping_and_known_columns(tmp_path: Path) -> None:
     path = write(tmp_path / "v.csv", "a,b,c\n1,2,1\n")
     with pytest.raises(ConfigError, match="needs a column mapping"):
         read(path)
-    with pytest.raises(ConfigError, match="not in v.csv"):
+    with pytest.raises(ConfigError, match=r"not in v\.csv"):
         read(path, candidates="a,b", choice="zzz")
     with pytest.raises(ConfigError, match="not an option"):
         read(path, candidates="a,b", choice="c", colour="red")
@@ -196,7 +196,7 @@ def test_rbd_bias4_gsm8k_and_scienceqa(tmp_path: Path) -> None:
 
 def test_rbd_bias4_needs_join(tmp_path: Path) -> None:
     path = write(tmp_path / "p.jsonl", json.dumps({"index": 0, "prediction_original": 1}) + "\n")
-    with pytest.raises(ConfigError, match="needs --join"):
+    with pytest.raises(ConfigError, match=r"needs --join"):
         read(path)
 
 
@@ -231,7 +231,7 @@ def test_pandalm_verdicts_against_testset(tmp_path: Path) -> None:
 
 def test_pandalm_without_testset_is_a_config_error(tmp_path: Path) -> None:
     path = write(tmp_path / "x-testset-v1.json", json.dumps([{"idx": 0, "x_result": 1}]))
-    with pytest.raises(ConfigError, match="--join testset-v1.json"):
+    with pytest.raises(ConfigError, match=r"--join testset-v1\.json"):
         read(path)
 
 

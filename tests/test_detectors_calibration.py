@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.test_detectors_rbd_csv import write_fixture
+
 ROOT = Path(__file__).resolve().parents[1]
 REFUSAL = "I'm sorry, but I cannot help with that request."
 SHORT = "Paris."
@@ -106,9 +108,33 @@ def test_non_answer_log_odds(runner: ModuleType, tmp_path: Path) -> None:
     bias4 = tmp_path / "rbd-bias4-eval"
     pairs = [arena(LONG, REFUSAL, 1)] * 3 + [arena(REFUSAL, LONG, 1)]
     dump(bias4 / "Arena_Position_and_Bandwagon.json", pairs)
-    out = runner.non_answer_calibration(tmp_path)
+    excluded: dict[str, int] = {}
+    out = runner.non_answer_calibration(tmp_path, set(), excluded)
     assert (out["k"], out["n"]) == (3, 4)
+    assert excluded == {"Arena_Position_and_Bandwagon": 0}
     assert out["log_odds"] == pytest.approx(math.log(3), abs=1e-3)
+
+
+def test_items_of_the_dev_csv_are_left_out(runner: ModuleType, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_data(data)
+    (data / "rbd-reasoning-dev").mkdir()
+    write_fixture(data / "rbd-reasoning-dev" / "dev.csv")
+    arena_file = data / "rbd-bias4-eval" / "Arena_Position_and_Bandwagon.json"
+    pairs = json.loads(arena_file.read_text(encoding="utf-8"))
+    # The fixture's bandwagon row judges this pair: a calibration must not reuse it.
+    dump(arena_file, [*pairs, arena("Chess.", "OpenXcom, an open-source remake.", 1)])
+    default, everything = tmp_path / "a.json", tmp_path / "b.json"
+    assert runner.main(["--data-dir", str(data), "--out", str(default)]) == 0
+    assert runner.main(["--data-dir", str(data), "--exclude", "none", "--out", str(everything)]) == 0
+    left_out = json.loads(default.read_text(encoding="utf-8"))
+    kept = json.loads(everything.read_text(encoding="utf-8"))
+    assert left_out["excluded"]["items"]["Arena_Position_and_Bandwagon"] == 1
+    assert left_out["bandwagon_non_answer"]["pairs"] == 4
+    assert kept["excluded"] == {"source": "none", "items": {
+        "ScienceQA_Sentiment": 0, "Arena_Position_and_Bandwagon": 0, "GSM8K_Verbosity": 0}}
+    assert kept["bandwagon_non_answer"]["pairs"] == 5
+    assert kept["command"].endswith("--exclude none")
 
 
 def test_missing_data_is_skipped(runner: ModuleType, tmp_path: Path,

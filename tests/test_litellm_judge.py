@@ -193,6 +193,9 @@ def test_request_carries_sampling_and_no_litellm_retries(srv: OpenAIServer) -> N
     assert body["temperature"] == 0.3 and body["max_tokens"] == 40
     assert body["model"] == "test-judge"
     assert "num_retries" not in body and "max_retries" not in body
+    # litellm's own retry loop (num_retries) and the openai client's (max_retries) are both off
+    sent = judge.backend._request([{"role": "user", "content": "x"}], Sampling())
+    assert sent["num_retries"] == 0 and sent["max_retries"] == 0
 
 
 def test_garbage_fails_after_bounded_reasks(srv: OpenAIServer) -> None:

@@ -171,3 +171,9 @@ def test_probe_cache_reuses_identical_requests():
     assert sum(1 for p in result.probes if not p.cached) == len(result.rounds)
     assert len(judge.calls) == 2 * len(result.rounds)
     assert JudgeRequest.first(ITEM).fingerprint() == JudgeRequest.first(ITEM).fingerprint()
+
+
+def test_usage_counts_judge_probe_calls():
+    judge = ScriptedJudge(position=1.0, compliance=1.0)
+    result = Debiaser(judge, ["position"], max_rounds=2).judge(ITEM)
+    assert result.usage.calls == len(judge.calls) == 4  # 2 rounds x (judgement + swap probe)

@@ -113,3 +113,19 @@ async def test_async_paths_agree():
     req = JudgeRequest(item=item, order=[2, 0, 1])
     chat = ChatJudge(ScriptedBackend(_reply), mode="generate")
     assert (await chat.ajudge(req)).choice == chat.judge(req).choice == 2
+
+
+def test_auto_mode_falls_back_to_generation_without_logprobs():
+    from debias.errors import LogprobsUnavailableError
+
+    def no_logprobs(messages, prefix, options):
+        raise LogprobsUnavailableError("provider returns no logprobs")
+
+    backend = ScriptedScoringBackend(_reply, no_logprobs)
+    judge = ChatJudge(backend, mode="auto")
+    item = gold_item(2, 1)
+    assert judge.judge(JudgeRequest(item=item, order=[1, 0])).choice == 1
+    assert judge.judge(JudgeRequest(item=item, order=[0, 1])).choice == 1
+    assert len(backend.requests) == 3  # one failed scoring, then generation only
+    with pytest.raises(LogprobsUnavailableError):
+        ChatJudge(backend, mode="logprobs").judge(JudgeRequest(item=item, order=[0, 1]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,8 +105,8 @@ class AuditResult:
         return section.details if section else {}
 
     def to_json(self) -> dict[str, Any]:
-        """Every number, JSON-ready."""
-        return {
+        """Every number, JSON-ready (never NaN: undefined numbers are null)."""
+        return _finite({
             "source": self.source,
             "format": self.format,
             "records": self.records,
@@ -121,7 +122,18 @@ class AuditResult:
             "flagged": self.flagged,
             "settings": self.settings,
             "elapsed_s": round(self.elapsed_s, 3),
-        }
+        })
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with non-finite floats replaced by None (recursively)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
 
 
 def summarize_scope(grouped: dict[tuple[str | None, str], Counter], judge: str | None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from debias.effects import adrive, drive
-from debias.errors import ConfigError, VerdictParseError
+from debias.errors import ConfigError, LogprobsUnavailableError, VerdictParseError
 from debias.judges.base import (
     ChatBackend,
     Completion,
@@ -56,7 +56,8 @@ class ChatJudge:
         mode: ``generate`` (parse the reply), ``logprobs`` (read the answer from next-token
             log-probabilities of the slot tokens: one forward pass, yields a confidence;
             needs an :class:`~debias.judges.base.OptionScorer` backend), or ``auto``
-            (logprobs for pairwise/choice when the backend supports it, else generate).
+            (logprobs for pairwise/choice when the backend supports it, else generate; a
+            backend that raises LogprobsUnavailableError switches the judge to generate).
         sampling: Sampling for generation (default greedy, 256 tokens).
         max_reasks: Re-asks after an unparseable reply before giving up.
         templates: Prompt templates.
@@ -85,6 +86,7 @@ class ChatJudge:
         self.sampling = sampling or Sampling(temperature=0.0, max_tokens=256)
         self.max_reasks = max_reasks
         self.templates = templates or Templates()
+        self._logprobs_unavailable = False
 
     def _uses_logprobs(self, request: JudgeRequest) -> bool:
         if request.item.task == "score" or self.mode == "generate":
@@ -97,8 +99,14 @@ class ChatJudge:
         messages = render_messages(request, self.templates)
         spec = answer_spec(request, self.templates)
         base = {"judge": self.name, "order": list(request.order), "with_cue": request.shows_cue}
-        if self._uses_logprobs(request):
-            logprobs, usage = yield OptionsCall(messages, spec.prefix, spec.options)
+        if self._uses_logprobs(request) and not self._logprobs_unavailable:
+            try:
+                logprobs, usage = yield OptionsCall(messages, spec.prefix, spec.options)
+            except LogprobsUnavailableError:
+                if self.mode == "logprobs":
+                    raise
+                self._logprobs_unavailable = True  # auto: remember and generate from now on
+                return (yield from self._core(request))
             top = max(logprobs)
             weights = [math.exp(lp - top) for lp in logprobs]
             total = sum(weights)

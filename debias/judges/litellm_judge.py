@@ -20,7 +20,13 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from debias.errors import ConfigError, FatalModelError, JudgeError, MissingDependencyError
+from debias.errors import (
+    ConfigError,
+    FatalModelError,
+    JudgeError,
+    LogprobsUnavailableError,
+    MissingDependencyError,
+)
 from debias.judges.base import Completion, Message, Sampling, judges
 from debias.retry import Retrier, RetryPolicy
 from debias.types import Usage
@@ -37,12 +43,6 @@ _RESERVED = {
     "stream": "streaming is not supported by the judge backend",
 }
 
-
-class LogprobsUnavailableError(JudgeError):
-    """The provider or model returned no usable log-probabilities for option scoring.
-
-    Use ``ChatJudge(..., mode="generate")`` with this model.
-    """
 
 
 def import_litellm() -> Any:

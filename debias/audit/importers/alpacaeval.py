@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debias.audit.importers.build import text
 from debias.audit.importers.jsonstream import iter_json, missing
@@ -55,7 +55,7 @@ class AlpacaEvalImporter:
         '  "output_2": "...", "generator_2": "my-model", "annotator": "weighted_alpaca_eval_gpt4_turbo",\n'
         '  "preference": 1.73}, ...]'
     )
-    options = {"judge": "judge name (default: each record's annotator)"}
+    options: ClassVar[dict[str, str]] = {"judge": "judge name (default: each record's annotator)"}
 
     def sniff(self, path: Path, first: Any) -> bool:
         return isinstance(first, dict) and "preference" in first and "output_1" in first

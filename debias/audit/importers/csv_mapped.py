@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debias.audit.importers.build import csv_header, iter_csv_rows, judge_from_path, verdict
 from debias.audit.importers.registry import ImportOptions, register_importer
@@ -60,7 +60,7 @@ class MappedCsvImporter:
         'q2,"Capital of France?",Paris,Lyon,A,B,B      (--map candidates=response_a,response_b '
         "instruction=question label=gold choice=verdict choice_swapped=verdict_swapped)"
     )
-    options = {
+    options: ClassVar[dict[str, str]] = {
         **{k: f"column holding {k}" for k in COLUMN_KEYS},
         "candidates": "candidate columns, comma-separated (required)",
         "judge_name": "judge name when there is no judge column",

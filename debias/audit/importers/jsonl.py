@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debias.audit.importers.jsonstream import first_char, iter_json
 from debias.audit.importers.registry import ImportOptions, register_importer
@@ -26,7 +26,7 @@ class JudgedItemsImporter:
         ' "verdicts": [{"judge": "gpt-4o", "order": [0, 1], "choice": 0},\n'
         '              {"judge": "gpt-4o", "order": [1, 0], "choice": 1}]}   (one such object per line)'
     )
-    options: dict[str, str] = {}
+    options: ClassVar[dict[str, str]] = {}
 
     def sniff(self, path: Path, first: Any) -> bool:
         return isinstance(first, dict) and "candidates" in first and "task" in first

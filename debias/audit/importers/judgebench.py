@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debias.audit.importers.build import text, verdict
 from debias.audit.importers.jsonstream import iter_json
@@ -42,7 +42,7 @@ class JudgeBenchImporter:
         ' "judge_name": "arena_hard", "judgments": [{"judgment": {...}, "decision": "B>A"},\n'
         '                                           {"judgment": {...}, "decision": "A=B"}]}'
     )
-    options = {"judge": "judge name (default: judge_name:judge_model from the file)"}
+    options: ClassVar[dict[str, str]] = {"judge": "judge name (default: judge_name:judge_model from the file)"}
 
     def sniff(self, path: Path, first: Any) -> bool:
         return (isinstance(first, dict) and "judgments" in first

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debias.audit.importers.build import text, verdict
 from debias.audit.importers.jsonstream import iter_json
@@ -54,7 +54,7 @@ class MTBenchImporter:
         ' "g2_winner": "tie", "judge": ["gpt-4", "pair-v2"], "g1_user_prompt": "[User Question]...",\n'
         ' "g1_judgment": "... [[A]]", "g2_user_prompt": "...", "g2_judgment": "... [[C]]", "turn": 1}'
     )
-    options = {"judge": "judge name (default: the file's judge field, e.g. gpt-4/pair-v2)"}
+    options: ClassVar[dict[str, str]] = {"judge": "judge name (default: the file's judge field, e.g. gpt-4/pair-v2)"}
 
     def sniff(self, path: Path, first: Any) -> bool:
         return isinstance(first, dict) and "g1_winner" in first

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debias.audit.importers.build import judge_from_path, majority, text, verdict
 from debias.audit.importers.jsonstream import iter_json, missing
@@ -36,7 +36,7 @@ def _load_testset(path: Path) -> dict[int, dict[str, Any]]:
     for rec in iter_json(path):
         if isinstance(rec, BadRecord):
             continue
-        line, row = rec
+        row = rec[1]
         if isinstance(row, dict) and not missing(row.get("idx")):
             rows[int(row["idx"])] = row
     if not rows:
@@ -55,7 +55,7 @@ class PandaLMImporter:
         ' {"idx": 1, "gpt_result": "Tie", "gpt_reason": "Both responses ..."},\n'
         ' {"idx": 2, "gpt_result": "1", "gpt_reason": "Response 1 ..."}, ...]'
     )
-    options = {"judge": "judge name (default: the file name without -testset-v1)"}
+    options: ClassVar[dict[str, str]] = {"judge": "judge name (default: the file name without -testset-v1)"}
 
     def sniff(self, path: Path, first: Any) -> bool:
         return isinstance(first, dict) and "idx" in first and _result_key(first) is not None

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debias.audit.importers.build import get_ci, iter_csv_rows, judge_from_path, require_join, text
 from debias.audit.importers.build import verdict as make_verdict
@@ -91,7 +91,7 @@ class RBDBias4Importer:
         '{"index": 1, "judge": "gpt-4o", "prediction_original": 2, "prediction_position": 1, "prediction_bandwagon": -1}\n'
         '...   (with --join Arena_Position_and_Bandwagon.json; GSM8K/ScienceQA rows use prediction_verbosity/_sentiment)'
     )
-    options = {"judge": "judge name when rows have no judge column"}
+    options: ClassVar[dict[str, str]] = {"judge": "judge name when rows have no judge column"}
 
     def sniff(self, path: Path, first: Any) -> bool:
         keys = first if isinstance(first, list) else list(first) if isinstance(first, dict) else []
@@ -133,7 +133,7 @@ def _index(row: dict[str, Any], ids: dict[str, int], n: int) -> int | str:
         return k if 0 <= k < n else f"field 'index': {k} is outside the items file (0..{n - 1})"
     rid = get_ci(row, "id")
     if not missing(rid):
-        return ids[str(rid)] if str(rid) in ids else f"field 'id': {rid!r} is not in the items file"
+        return ids.get(str(rid), f"field 'id': {rid!r} is not in the items file")
     return "row has neither 'index' nor 'id'"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debias.audit.importers.build import csv_header
 from debias.audit.importers.registry import ImportOptions, register_importer
@@ -41,7 +41,7 @@ class RBDCsvImporter:
         '12,sentiment,Claude-3.5-haiku,"Which tense...","1. ...\\n2. ...\\n3. ...",Choice 2,...,No\n'
         '16,position,GPT-4o,"Why are frogs green?","### First Evaluation (Original Order)\\nOutput (a): ...",...,Yes'
     )
-    options: dict[str, str] = {}
+    options: ClassVar[dict[str, str]] = {}
 
     def sniff(self, path: Path, first: Any) -> bool:
         header = csv_header(path)

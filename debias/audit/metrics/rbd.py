@@ -87,6 +87,6 @@ def summarize(counts: Counts, ctx: SummaryContext) -> Section:
         for name, hits in stats.items():
             key = f"{name}.{kind}"
             metrics[key] = bootstrap(
-                sub, lambda c, hits=hits: ratio(get(c, *hits), get(c, tt, tf, ft, ff)),
+                sub, lambda c, hits=hits, cells=(tt, tf, ft, ff): ratio(get(c, *hits), get(c, *cells)),
                 key=ctx.key(key), seed=ctx.seed, n_boot=ctx.n_boot)
     return Section(metrics, details)

@@ -137,7 +137,7 @@ def length_curves(curves: Sequence[tuple[str, list[dict[str, Any]]]],
         fig, axes = plt.subplots(1, panels, figsize=(9.6 if panels == 2 else 6.4, 3.5), squeeze=False)
         ax = axes[0][0]
         labels: list[str] = []
-        for s, (scope, bins) in enumerate(curves):
+        for _scope, bins in curves:
             for b in bins:
                 if b["bin"] not in labels:
                     labels.append(b["bin"])
