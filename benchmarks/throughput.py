@@ -1,34 +1,48 @@
-"""Throughput of the litellm judge against the loopback server (fixed latency, concurrency K).
+"""Throughput of the API judges against the loopback server (fixed latency, concurrency K).
 
 The server (``python -m debias.testing``) runs in its own process with a fixed latency
 (default 50 ms) so it does not compete with the client for the GIL. Items go through the
-real stack: ``debias.runner.arun_batch`` -> ``Debiaser`` -> ``ChatJudge`` ->
-``LiteLLMBackend`` -> litellm -> HTTP. Ideal throughput is ``concurrency / latency`` model
-calls per second (32 / 0.05 = 640); the target is >= 0.9 of ideal.
+real stack: ``debias.runner.arun_batch`` -> ``Debiaser`` -> ``ChatJudge`` -> backend -> HTTP,
+once per backend:
 
-Reference clients isolate where time goes: ``litellm`` (bare ``litellm.acompletion`` at
-the same concurrency, no middleware), ``openai`` (the official SDK alone, one shared
-client) and ``raw`` (one shared aiohttp session posting JSON: what the server and the
-machine sustain). Each run also records the client's CPU time per call.
+- ``openai-compat``: :class:`~debias.judges.openai_compat.OpenAICompatBackend`
+  (``--judge openai-compat:test-judge``: one shared aiohttp session, no SDK);
+- ``litellm``: :class:`~debias.judges.litellm_judge.LiteLLMBackend` (``openai/test-judge``
+  through litellm and the openai SDK);
+
+each with every detector set of ``--detector-sets`` (default: no detectors, then the
+position detector with policy ``flag``: one swap probe per item, recorded in the result,
+no revision, so 2 sequential calls per item). Ideal throughput is ``concurrency / latency``
+model calls per second (32 / 0.05 = 640); the target is >= 0.9 of ideal.
+
+Reference clients isolate where time goes: ``bare-openai-compat`` (the backend's
+``acomplete`` alone), ``bare-litellm`` (bare ``litellm.acompletion``
+at the same concurrency, no middleware), ``bare-openai`` (the official SDK alone, one
+shared client) and ``raw`` (one shared aiohttp session posting JSON: what the server and
+the machine sustain). Each run also records the client's CPU time per call and the 1-min
+load average when it started (the numbers are only comparable at similar load).
 
 Reproduce::
 
-    python benchmarks/throughput.py                       # middleware, no detectors
-    python benchmarks/throughput.py --detectors position  # adds the swap probe
-    python benchmarks/throughput.py --clients debias,litellm,openai,raw
-    python benchmarks/throughput.py --model hosted_vllm/test-judge
+    python benchmarks/throughput.py                       # both backends, both detector sets, raw
+    python benchmarks/throughput.py --clients openai-compat,raw --repeat 3
+    python benchmarks/throughput.py --clients openai-compat,litellm,bare-litellm,bare-openai,raw
+    python benchmarks/throughput.py --profile prof.out --clients openai-compat  # cProfile the client
 
-Results: ``benchmarks/results/throughput.json`` (one entry per client).
+Results: ``benchmarks/results/throughput.json`` (one entry per client, detector set and
+repetition, plus the median per client and detector set).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +63,8 @@ from debias.types import Item
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
 MODEL = "openai/test-judge"
 KEY = "sk-bench-not-a-real-key"
+#: Judge spec per full-stack client (``--model`` replaces the litellm one).
+SPECS = {"openai-compat": "openai-compat:test-judge", "litellm": MODEL}
 
 
 def make_items(n: int, prefix: str = "i") -> list[Item]:
@@ -80,12 +96,12 @@ class LoopbackServer:
         self.proc.wait(timeout=10)
 
 
-async def run_debias(base_url: str, n: int, concurrency: int, warmup: int, *, model: str,
-                     detectors: list[str]) -> dict[str, Any]:
-    """Items through runner -> Debiaser -> ChatJudge -> LiteLLMBackend -> litellm."""
-    judge = judges.create(model, api_base=base_url, api_key=KEY, timeout=30,
+async def run_debias(base_url: str, n: int, concurrency: int, warmup: int, *, spec: str,
+                     detectors: str) -> dict[str, Any]:
+    """Items through runner -> Debiaser -> ChatJudge -> backend (``spec``) -> HTTP."""
+    judge = judges.create(spec, api_base=base_url, api_key=KEY, timeout=30,
                           retry=RetryPolicy(max_attempts=3, initial_wait=0.05, max_wait=1))
-    debiaser = Debiaser(judge, detectors, max_rounds=1)
+    debiaser = Debiaser(judge, detectors or [], max_rounds=1)
     with tempfile.TemporaryDirectory() as tmp:
         await arun_batch(make_items(warmup, "w"), debiaser, Path(tmp) / "warm.jsonl",
                          concurrency=concurrency, progress=False)
@@ -97,11 +113,14 @@ async def run_debias(base_url: str, n: int, concurrency: int, warmup: int, *, mo
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         calls = server_requests(base_url) - before
         records = [json.loads(line) for line in out.read_text().splitlines()]
+    aclose = getattr(judge.backend, "aclose", None)  # type: ignore[attr-defined]
+    if aclose is not None:
+        await aclose()
     probes = sum(len(r["result"]["probes"]) for r in records)
     errors = sum(r["result"]["status"] == "error" for r in records)
-    return {"items": summary.items, "wall_s": wall, "cpu_s": cpu, "model_calls": calls,
-            "usage_calls": summary.usage.calls, "probes": probes, "errors": errors,
-            "statuses": summary.statuses}
+    return {"judge": spec, "items": summary.items, "wall_s": wall, "cpu_s": cpu,
+            "model_calls": calls, "usage_calls": summary.usage.calls, "probes": probes,
+            "errors": errors, "statuses": summary.statuses}
 
 
 async def _timed(base_url: str, one: Any, payloads: list[Any], warmup: int) -> dict[str, Any]:
@@ -118,7 +137,7 @@ def _messages(n: int) -> list[list[dict[str, str]]]:
     return [render_messages(JudgeRequest.first(item), Templates()) for item in make_items(n)]
 
 
-async def run_litellm(base_url: str, n: int, concurrency: int, warmup: int, *, model: str,
+async def run_litellm(base_url: str, n: int, concurrency: int, warmup: int, *, spec: str,
                       **_: Any) -> dict[str, Any]:
     """Bare ``litellm.acompletion`` at the same concurrency (no middleware)."""
     litellm = import_litellm()
@@ -126,7 +145,7 @@ async def run_litellm(base_url: str, n: int, concurrency: int, warmup: int, *, m
 
     async def one(messages: list[dict[str, str]]) -> None:
         async with sem:
-            await litellm.acompletion(model=model, api_base=base_url, api_key=KEY,
+            await litellm.acompletion(model=spec, api_base=base_url, api_key=KEY,
                                       messages=messages, temperature=0.0, max_tokens=256,
                                       timeout=30, num_retries=0, max_retries=0)
 
@@ -151,6 +170,25 @@ async def run_openai(base_url: str, n: int, concurrency: int, warmup: int, **_: 
         await client.close()
 
 
+async def run_backend(base_url: str, n: int, concurrency: int, warmup: int, **_: Any) -> dict[str, Any]:
+    """``OpenAICompatBackend.acomplete`` alone at the same concurrency (no judge, no loop)."""
+    from debias.judges.base import Sampling
+    from debias.judges.openai_compat import OpenAICompatBackend
+
+    backend = OpenAICompatBackend("test-judge", base_url, api_key=KEY, timeout=30)
+    sampling = Sampling(temperature=0.0, max_tokens=256)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(messages: list[dict[str, str]]) -> None:
+        async with sem:
+            assert (await backend.acomplete(messages, sampling)).text
+
+    try:
+        return await _timed(base_url, one, _messages(n), warmup)
+    finally:
+        await backend.aclose()
+
+
 async def run_raw(base_url: str, n: int, concurrency: int, warmup: int, **_: Any) -> dict[str, Any]:
     """One shared aiohttp session posting the same JSON: the server's and machine's ceiling."""
     import aiohttp
@@ -170,7 +208,10 @@ async def run_raw(base_url: str, n: int, concurrency: int, warmup: int, **_: Any
         return await _timed(base_url, one, _messages(n), warmup)
 
 
-CLIENTS = {"debias": run_debias, "litellm": run_litellm, "openai": run_openai, "raw": run_raw}
+FULL_STACK = ("openai-compat", "litellm")
+BARE = {"bare-openai-compat": run_backend, "bare-litellm": run_litellm, "bare-openai": run_openai,
+        "raw": run_raw}
+CLIENTS = (*FULL_STACK, *BARE)
 
 
 def server_requests(base_url: str) -> int:
@@ -185,65 +226,124 @@ def machine() -> dict[str, Any]:
 
     return {"platform": platform.platform(), "python": platform.python_version(),
             "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "litellm": version("litellm"), "openai": version("openai")}
+            **{pkg: version(pkg) for pkg in ("litellm", "openai", "aiohttp", "httpx")}}
+
+
+def run_one(client: str, base_url: str, args: argparse.Namespace, detectors: str,
+            profile: cProfile.Profile | None) -> dict[str, Any]:
+    """One timed run of ``client`` (in a fresh event loop), with its rates."""
+    spec = args.model if client == "litellm" and args.model else SPECS.get(client, args.model or MODEL)
+    fn = run_debias if client in FULL_STACK else BARE[client]
+    load_before = os.getloadavg()
+    coro = fn(base_url, args.items, args.concurrency, args.warmup, spec=spec,
+              detectors=detectors)
+    if profile is not None:
+        profile.enable()
+    try:
+        res = asyncio.run(coro)
+    finally:
+        if profile is not None:
+            profile.disable()
+    ideal_calls = args.concurrency / args.latency
+    calls_per_item = res["model_calls"] / res["items"]
+    res.update(client=client, detectors=detectors if client in FULL_STACK else None,
+               loadavg_before=dict(zip(("1m", "5m", "15m"), load_before, strict=True)),
+               items_per_s=res["items"] / res["wall_s"],
+               calls_per_item=calls_per_item,
+               calls_per_s=res["model_calls"] / res["wall_s"],
+               ideal_items_per_s=ideal_calls / calls_per_item,
+               client_cpu_ms_per_call=1000 * res["cpu_s"] / res["model_calls"],
+               client_cpu_ms_per_item=1000 * res["cpu_s"] / res["items"])
+    res["fraction_of_ideal"] = res["calls_per_s"] / ideal_calls
+    return res
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median rates per client and detector set (over ``--repeat`` repetitions)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        key = r["client"] + (f" [{r['detectors'] or 'no detectors'}]" if r["client"] in FULL_STACK
+                             else "")
+        groups.setdefault(key, []).append(r)
+    keys = ("items_per_s", "calls_per_s", "fraction_of_ideal", "client_cpu_ms_per_call",
+            "client_cpu_ms_per_item")
+    return {k: {"repetitions": len(rs), "calls_per_item": rs[0]["calls_per_item"],
+                "ideal_items_per_s": rs[0]["ideal_items_per_s"],
+                **{f: statistics.median(r[f] for r in rs) for f in keys},
+                "loadavg_1m_before": [r["loadavg_before"]["1m"] for r in rs]}
+            for k, rs in groups.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=1280, help="timed items per client")
+    parser.add_argument("--items", type=int, default=1280, help="timed items per run")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.05, help="server latency (s)")
-    parser.add_argument("--detectors", default="", help="e.g. 'position' (default: none)")
-    parser.add_argument("--clients", default="debias,litellm,openai,raw",
-                        help="comma list of: debias, litellm, openai, raw")
-    parser.add_argument("--model", default=MODEL,
-                        help="litellm model string for the debias/litellm clients")
+    parser.add_argument("--detector-sets", default="none;position:policy=flag",
+                        help="';'-separated detector specs, one full-stack run each "
+                        "('none' = no detectors)")
+    parser.add_argument("--clients", default="openai-compat,litellm,raw",
+                        help=f"comma list of: {', '.join(CLIENTS)}")
+    parser.add_argument("--model", default=None,
+                        help=f"litellm model string for the litellm clients (default {MODEL})")
     parser.add_argument("--warmup", type=int, default=64, help="untimed items first")
+    parser.add_argument("--repeat", type=int, default=1, help="repetitions of the whole set")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write a cProfile of the client runs to this file")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    import_litellm()
-    detectors = [d for d in args.detectors.split(",") if d]
-    ideal = args.concurrency / args.latency
-    runs: dict[str, Any] = {}
+    clients = [c for c in args.clients.split(",") if c]
+    for client in clients:
+        if client not in CLIENTS:
+            parser.error(f"unknown client {client!r}; use {', '.join(CLIENTS)}")
+    detector_sets = ["" if d.strip() in ("", "none") else d.strip()
+                     for d in args.detector_sets.split(";")]
+    if any(c in ("litellm", "bare-litellm") for c in clients):
+        import_litellm()  # import cost kept out of the timings
+    profile = cProfile.Profile() if args.profile else None
+    load_start = os.getloadavg()
+    runs: list[dict[str, Any]] = []
     with LoopbackServer(args.latency) as base_url:
-        for client in [c for c in args.clients.split(",") if c]:
-            if client not in CLIENTS:
-                parser.error(f"unknown client {client!r}; use {', '.join(CLIENTS)}")
-            load_before = os.getloadavg()[0]
-            res = asyncio.run(CLIENTS[client](base_url, args.items, args.concurrency, args.warmup,
-                                              model=args.model, detectors=detectors))
-            res["loadavg_1m_before"] = load_before
-            calls_per_s = res["model_calls"] / res["wall_s"]
-            res.update(items_per_s=res["items"] / res["wall_s"], calls_per_s=calls_per_s,
-                       fraction_of_ideal=calls_per_s / ideal,
-                       client_cpu_ms_per_call=1000 * res["cpu_s"] / res["model_calls"])
-            runs[client] = res
-            print(f"{client:8s} items {res['items']:5d}  wall {res['wall_s']:6.2f}s  "
-                  f"items/s {res['items_per_s']:7.1f}  calls/s {calls_per_s:7.1f}  "
-                  f"fraction of ideal {res['fraction_of_ideal']:.3f}  "
-                  f"client CPU/call {res['client_cpu_ms_per_call']:.2f} ms", flush=True)
+        for rep in range(args.repeat):
+            for client in clients:
+                for detectors in detector_sets if client in FULL_STACK else [""]:
+                    res = run_one(client, base_url, args, detectors, profile)
+                    res["repetition"] = rep
+                    runs.append(res)
+                    label = f"{client}{' [' + detectors + ']' if detectors else ''}"
+                    print(f"{label:36s} items/s {res['items_per_s']:7.1f}  calls/s "
+                          f"{res['calls_per_s']:7.1f}  fraction of ideal "
+                          f"{res['fraction_of_ideal']:.3f}  client CPU/call "
+                          f"{res['client_cpu_ms_per_call']:.2f} ms  load "
+                          f"{res['loadavg_before']['1m']:.2f}  errors {res.get('errors', 0)}",
+                          flush=True)
+    if profile is not None:
+        profile.dump_stats(args.profile)
+        print(f"wrote profile {args.profile}")
     result = {
         "benchmark": "throughput",
-        "command": "python " + shlex.join(["benchmarks/throughput.py", *(argv or sys.argv[1:])]),
+        "command": "python " + shlex.join(["benchmarks/throughput.py", *(argv if argv is not None
+                                                                         else sys.argv[1:])]),
         "machine": machine(),
+        "loadavg_at_start": dict(zip(("1m", "5m", "15m"), load_start, strict=True)),
         "server": {"latency_s": args.latency, "process": "separate (python -m debias.testing)",
                    "responder": "position"},
         "concurrency": args.concurrency,
-        "model": args.model,
         "items": args.items,
-        "detectors": detectors,
-        "ideal_calls_per_s": ideal,
+        "ideal_calls_per_s": args.concurrency / args.latency,
         "target_fraction": 0.9,
+        "summary": medians(runs),
         "runs": runs,
         "note": ("model_calls are counted by the server (GET /stats); usage_calls is what "
                  "Result.usage reported. fraction_of_ideal = model calls/s divided by "
-                 "concurrency/latency; with "
-                 "detectors an item costs several (sequential) calls, so items/s is lower "
-                 "by design and calls/s is the comparable number. client_cpu_ms_per_call is "
-                 "the client process's CPU time per call: one event loop can sustain at most "
-                 "1000/that calls/s, whatever the latency. The machine was shared with other "
-                 "jobs (see loadavg_1m_before), so wall-clock rates are noisy; CPU/call is the "
-                 "steadier number."),
+                 "concurrency/latency (= items/s divided by ideal_items_per_s, which accounts "
+                 "for the calls_per_item a detector adds: its probe runs after the first "
+                 "judgement, so items/s halves by design). client_cpu_ms_per_call is the "
+                 "client process's CPU time per call: one event loop sustains at most "
+                 "1000/that calls/s, whatever the latency. The server process needs CPU too "
+                 "(one thread per connection), so on a machine with few cores shared with "
+                 "other jobs (see loadavg_before) wall-clock rates are noisy; CPU per call is "
+                 "the steadier number."),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

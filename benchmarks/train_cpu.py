@@ -124,19 +124,48 @@ def main(argv: list[str] | None = None) -> int:
                         "median_cpu_s_per_step": round(statistics.median(cpus), 2)})
     load_after = load_average()
 
-    ref = next((r for r in results if r["seq_len"] == 1024), results[0])
-    sps = ref["median_wall_s_per_step"]
     threads = torch.get_num_threads()
-    uncontended = round(ref["median_cpu_s_per_step"] / max(threads, 1), 2)
+    by_len = {r["seq_len"]: r for r in results}
 
-    def hours(examples: int, epochs: float, s: float) -> float:
-        return round(examples * epochs * s / 3600, 2)
+    def idle(r: dict) -> float:
+        return round(r["median_cpu_s_per_step"] / max(threads, 1), 2)
+
+    def hours(n_examples: float, seconds: float) -> float:
+        return round(n_examples * seconds / 3600, 2)
+
+    estimates: dict[str, object] = {
+        "note": "ESTIMATES, not measurements. A timed step is one example (batch 1): forward, "
+                "backward, optimizer step. 'idle' = measured CPU seconds / torch threads, the "
+                "wall time the step would take with the cores to itself; 'as measured' uses the "
+                "wall time at the load average recorded under environment. Run = examples x "
+                "epochs x seconds per example (gradient accumulation changes the number of "
+                "optimizer steps, not the compute).",
+        "full_run": "RBD reasoning CSV (dev.csv): the 168 of 200 rows whose teacher label agrees "
+                    "with the gold label, 2 epochs = 336 examples; rows have a median of ~1,000 "
+                    "and a mean of ~1,340 SmolLM2 tokens (cut at max_seq_len 2048)",
+    }
+    for n, r in sorted(by_len.items()):
+        estimates[f"seq{n}"] = {
+            "s_per_example_as_measured": r["median_wall_s_per_step"],
+            "s_per_example_idle": idle(r),
+            "cpu_full_run_h_as_measured": hours(336, r["median_wall_s_per_step"]),
+            "cpu_full_run_h_idle": hours(336, idle(r)),
+            "cpu_h_per_1000_examples_per_epoch_idle": hours(1000, idle(r)),
+        }
+    estimates["gpu"] = (
+        "NOT MEASURED (no GPU was lent to this session). One H100, bf16 LoRA: the 135M model "
+        "is bound by kernel launches at roughly 0.05-0.1 s per 1k-token example, so the full "
+        "run above takes ~1 min; a 7-8B base at ~2k tokens costs ~6 x 8e9 x 2048 = ~1e14 FLOP "
+        "per example, ~0.3-0.5 s at 20-35% utilisation: ~2-3 min for the full run above and "
+        "~5-8 min per 1,000 examples per epoch; 4-bit QLoRA runs ~1.3-1.5x slower than bf16 "
+        "LoRA and fits 14B bases in well under 40 GB.")
 
     report = {
         "command": "python benchmarks/train_cpu.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "what": "seconds per LoRA optimizer step, batch 1, response-only loss, default LoRA "
                 "settings (rank 16, q/k/v/o/gate/up/down), AdamW",
-        "base_model": {"spec": args.base, "path": base.display, "dequantized_from_gguf": base.dequantized,
+        "base_model": {"spec": args.base, "path": base.display, "kind": base.kind,
+                       "dequantized_from_gguf": base.dequantized,
                        "dtype": str(dtype).removeprefix("torch."),
                        "trainable_params": sum(p.numel() for p in trainable),
                        "total_params": sum(p.numel() for p in model.parameters())},
@@ -146,20 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                         "machine": platform.processor() or platform.machine(),
                         "load_average_before": load_before, "load_average_after": load_after,
                         "versions": versions()},
-        "estimates": {
-            "note": "ESTIMATES, not measurements: measured seconds per step (batch 1, one example "
-                    "per step) x examples x epochs. Real rows vary in length (RBD CSV median ~1,000 "
-                    "tokens, mean ~1,340); time grows roughly linearly with tokens at these lengths.",
-            "s_per_example_used": sps,
-            "s_per_example_if_machine_idle": uncontended,
-            "cpu_rbd_dev_168_rows_x2_epochs_h": hours(168, 2, sps),
-            "cpu_per_1000_examples_per_epoch_h": hours(1000, 1, sps),
-            "gpu_note": "NOT MEASURED (no GPU in this session). One H100, bf16, LoRA: a 135M model "
-                        "is launch-bound at ~0.05-0.1 s per 1k-token example (~1-2 min per 1,000 "
-                        "examples); a 7-8B model at ~2k tokens costs ~6*N*T = ~1e14 FLOP per "
-                        "example, ~0.3-0.5 s at 20-35% utilisation (~5-8 min per 1,000 examples "
-                        "per epoch); QLoRA 4-bit is ~1.3-1.5x slower than bf16 LoRA.",
-        },
+        "estimates": estimates,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

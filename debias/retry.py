@@ -20,7 +20,7 @@ import logging
 import random
 import re
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -99,6 +99,37 @@ class RetryPolicy(BaseModel):
         return wait
 
 
+class HTTPStatusError(Exception):
+    """A model server answered with an HTTP error status.
+
+    Raised by backends that speak HTTP themselves
+    (:class:`~debias.judges.openai_compat.OpenAICompatBackend`); :func:`classify` maps it
+    by status: 408/409/425/429 and 5xx are transient (``Retry-After`` honoured), anything
+    else fatal.
+
+    Args:
+        status_code: The HTTP status.
+        message: The server's error message (from its JSON error body when it sent one).
+        headers: Response headers; names are lower-cased on the way in.
+
+    Attributes:
+        status_code: The HTTP status.
+        message: The server's error message.
+        headers: Response headers with lower-case names (``retry-after`` is read from here).
+    """
+
+    def __init__(self, status_code: int, message: str,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status_code = int(status_code)
+        self.message = message
+        self.headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+
+def _kind_of_status(status: int) -> ErrorKind:
+    return ErrorKind.TRANSIENT if status >= 500 or status in TRANSIENT_4XX else ErrorKind.FATAL
+
+
 def status_of(exc: BaseException) -> int | None:
     """HTTP status carried by an API exception (``status_code`` or ``response.status_code``)."""
     for obj in (exc, getattr(exc, "response", None)):
@@ -129,8 +160,10 @@ def classify(exc: BaseException) -> ErrorKind | None:
 
     litellm and openai exception classes are recognised by type (litellm's subclass
     openai's), then any exception carrying an HTTP status by that status: 408/409/425/429
-    and 5xx are transient, other 4xx fatal. Plain ``TimeoutError``/``ConnectionError`` and
-    httpx/aiohttp transport errors are transient.
+    and 5xx are transient, other 4xx fatal; :class:`HTTPStatusError` (raised by the
+    OpenAI-compatible backend) the same way, any other status it carries (a redirect)
+    fatal. Plain ``TimeoutError``/``ConnectionError`` and httpx/aiohttp transport errors
+    (connection refused or reset, truncated body) are transient.
 
     Args:
         exc: The exception.
@@ -141,6 +174,8 @@ def classify(exc: BaseException) -> ErrorKind | None:
     """
     if isinstance(exc, JudgeError):
         return None
+    if isinstance(exc, HTTPStatusError):  # our own HTTP clients: by status, 3xx included
+        return _kind_of_status(exc.status_code)
     # Fatal first: litellm's ContextWindowExceededError is a BadRequestError, and a
     # status-less APIConnectionError wrapping a 4xx must not be retried.
     fatal = _classes("openai", _FATAL_NAMES) + _classes("litellm.exceptions", _FATAL_NAMES)
@@ -149,10 +184,11 @@ def classify(exc: BaseException) -> ErrorKind | None:
     transient = (_classes("openai", _TRANSIENT_NAMES)
                  + _classes("litellm.exceptions", _TRANSIENT_NAMES)
                  + _classes("httpx", ("TimeoutException", "NetworkError", "RemoteProtocolError"))
-                 + _classes("aiohttp", ("ClientConnectionError", "ServerTimeoutError")))
+                 + _classes("aiohttp", ("ClientConnectionError", "ServerTimeoutError",
+                                          "ClientPayloadError")))
     status = status_of(exc)
     if status is not None and 400 <= status < 600:
-        return ErrorKind.TRANSIENT if status >= 500 or status in TRANSIENT_4XX else ErrorKind.FATAL
+        return _kind_of_status(status)
     if isinstance(exc, (TimeoutError, ConnectionError)) or (transient and isinstance(exc, transient)):
         return ErrorKind.TRANSIENT
     return None
@@ -191,11 +227,13 @@ def _hint(exc: BaseException, status: int | None, key_env: str | None) -> str:
         return "not found: check the model name and api_base"
     if status in (400, 422) or name in ("BadRequestError", "UnprocessableEntityError"):
         return "the provider rejected the request: check the model name and its parameters"
+    if status is not None and 300 <= status < 400:
+        return "the server redirected the request: use the final URL as api_base"
     if status == 429 or name == "RateLimitError":
         return "rate limited: lower --concurrency or raise the retry policy's waits"
     if "Timeout" in name or isinstance(exc, TimeoutError):
         return "the call timed out: raise timeout= or check the server"
-    if "Connection" in name or isinstance(exc, ConnectionError):
+    if "Connect" in name or isinstance(exc, ConnectionError):  # httpx ConnectError too
         return "could not connect: check api_base and that the server is up"
     return "the provider failed"
 
@@ -318,13 +356,33 @@ class Retrier:
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Call ``fn(*args, **kwargs)`` with retries.
 
+        The first attempt runs directly (tenacity's per-call set-up costs ~50-100 us, a
+        large share of a fast HTTP call); only after a transient failure does tenacity take
+        over, its attempt 1 replaying that failure, so waits, logging, attempt counts and
+        errors are the same as if tenacity had made every attempt.
+
         Raises:
             TransientModelError: Transient errors persisted for ``max_attempts`` attempts.
             FatalModelError: A non-retryable API error (raised on the first occurrence).
         """
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if self.policy.max_attempts == 1 or not _is_transient(exc):
+                err = self._translate(exc, 1)
+                if err is exc:
+                    raise
+                raise err from None
+            pending = [exc]  # tenacity's attempt 1 replays this failure
+
+        def attempt() -> T:
+            if pending:
+                raise pending.pop()
+            return fn(*args, **kwargs)
+
         retrying = tenacity.Retrying(**self._options())
         try:
-            return retrying(fn, *args, **kwargs)
+            return retrying(attempt)
         except Exception as exc:
             err = self._translate(exc, retrying.statistics.get("attempt_number", 1))
             if err is exc:
@@ -333,9 +391,24 @@ class Retrier:
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Async variant of :meth:`call` (waits with ``asyncio.sleep``)."""
+        try:
+            return await fn(*args, **kwargs)
+        except Exception as exc:
+            if self.policy.max_attempts == 1 or not _is_transient(exc):
+                err = self._translate(exc, 1)
+                if err is exc:
+                    raise
+                raise err from None
+            pending = [exc]  # tenacity's attempt 1 replays this failure
+
+        async def attempt() -> T:
+            if pending:
+                raise pending.pop()
+            return await fn(*args, **kwargs)
+
         retrying = tenacity.AsyncRetrying(**self._options())
         try:
-            return await retrying(fn, *args, **kwargs)
+            return await retrying(attempt)
         except Exception as exc:
             err = self._translate(exc, retrying.statistics.get("attempt_number", 1))
             if err is exc:

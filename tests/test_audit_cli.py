@@ -64,8 +64,8 @@ def test_exit_0_writes_json_flagged_and_prints_markdown(tmp_path: Path, capsys: 
 
 def test_exit_1_when_a_gate_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = make_items(tmp_path / "in.jsonl", bad_lines=0)
-    code = main(["audit", str(src), "--bootstrap", "100", "--detectors", "none",
-                 "--fail-on", "position_consistency<0.99", "--fail-on", "accuracy[*].n<1"])
+    code = main(["audit", "--bootstrap", "100", "--detectors", "none",
+                 "--fail-on", "position_consistency<0.99", "accuracy[*].n<1", str(src)])
     assert code == 1
     err = capsys.readouterr().err
     assert "gate failed: FAIL position_consistency<0.99: position_consistency = 0." in err

@@ -202,6 +202,20 @@ def test_retrier_retries_transient_then_succeeds() -> None:
     assert fn.calls == 3
 
 
+@pytest.mark.parametrize("way", ["sync", "async"])
+def test_retrier_first_failure_counts_as_attempt_one(caplog: pytest.LogCaptureFixture, way: str) -> None:
+    """The first attempt runs outside tenacity; its failure still gets the first wait and log."""
+    fn = _Script(_StatusError(503), _StatusError(503))
+    retrier = Retrier(RetryPolicy(max_attempts=3, initial_wait=0.05, max_wait=1, jitter=0), target="m")
+    t0 = time.perf_counter()
+    with caplog.at_level("INFO", logger="debias.retry"):
+        out = retrier.call(fn) if way == "sync" else asyncio.run(retrier.acall(fn.acall))
+    assert out == "ok" and fn.calls == 3
+    assert time.perf_counter() - t0 >= 0.05 + 0.1  # waits before retries 1 and 2
+    logged = [r.getMessage() for r in caplog.records]
+    assert [m.split(" failed")[0] for m in logged] == ["m: attempt 1/3", "m: attempt 2/3"]
+
+
 def test_retrier_gives_up_after_max_attempts() -> None:
     fn = _Script(*[_StatusError(500)] * 10)
     with pytest.raises(TransientModelError, match="gave up after 3 attempts") as info:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -123,7 +125,20 @@ def process_chunk(chunk: list[Pending | BadRecord], observer: Observer, settings
 _worker: dict[str, Any] = {}  # per-process state of a pool worker (set by _init_worker)
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to stop this worker when the audit process dies (no orphans on kill -9)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _init_worker(settings: WorkSettings) -> None:
+    _die_with_parent()
     _worker["observer"] = Observer(settings.detectors, settings.sentiment)
     _worker["settings"] = settings
 

@@ -26,7 +26,6 @@ DOTTED: tuple[tuple[str, str], ...] = (
     ("rbd_accuracy", "RBD accuracy on D_bias"),
     ("rbd_consistency", "RBD: correct on D and on D_bias"),
     ("bias_label_rate", "share of items with gold bias label Yes"),
-    ("detector_f1", "F1 of a detector's Yes/No against gold bias labels"),
     ("findings_rate", "verdicts flagged by the offline cheap detectors"),
 )
 

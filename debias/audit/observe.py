@@ -128,7 +128,7 @@ class Observer:
             counts[(view.judge, findings.FAMILY, cat)] += amount
         for f in found:
             if f.actionable:
-                tally.add_flagged(f.bias, flagged_entry(view, f))
+                tally.add_flagged(f.bias, lambda f=f: flagged_entry(view, f))
 
 
 def flagged_entry(view: JudgeView, f: Finding) -> dict[str, Any]:

@@ -9,6 +9,7 @@ how many worker processes ran.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,10 +54,13 @@ class Tally:
         if len(self.bad) < self.max_bad:
             self.bad.append(bad)
 
-    def add_flagged(self, bias: str, entry: dict[str, Any]) -> None:
-        """Record a flagged verdict."""
+    def add_flagged(self, bias: str, make_entry: Callable[[], dict[str, Any]]) -> None:
+        """Record a flagged verdict; ``make_entry`` builds its record only if it is kept."""
         self.flagged_count[bias] += 1
         kept = self.flagged.setdefault(bias, [])
+        if len(kept) >= self.max_flagged and self.spill is None:
+            return
+        entry = make_entry()
         if len(kept) < self.max_flagged:
             kept.append(entry)
         if self.spill is not None:

@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", type=Path, metavar="metrics.json", help="write every number as JSON")
     p.add_argument("--flagged", type=Path, metavar="flagged.jsonl",
                    help="write every flagged verdict with its evidence")
-    p.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
+    p.add_argument("--fail-on", action="extend", nargs="+", default=[], metavar="EXPR",
                    help='exit 1 when the condition holds, e.g. "position_consistency<0.8" (repeatable)')
     p.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
@@ -94,9 +94,15 @@ def run_audit(args: argparse.Namespace) -> int:
     from debias.audit.pipeline import make_config
 
     mapping = _mapping(args.map, args)
+    exprs = []
+    for tok in args.fail_on:
+        if args.input is None and not any(op in tok for op in "<>=!"):
+            args.input = tok  # `--fail-on EXPR INPUT`: the input was swallowed by --fail-on
+        else:
+            exprs.append(tok)
     if args.input is None:
         raise ConfigError("INPUT is required (see `debias audit --help`)")
-    gates = [parse_gate(g) for g in args.fail_on]
+    gates = [parse_gate(g) for g in exprs]
     config = make_config(format=args.format, mapping=mapping, join=args.join, detectors=args.detectors,
                          sentiment=args.sentiment, n_boot=args.bootstrap, seed=args.seed,
                          jobs=args.jobs, flagged_path=args.flagged)

@@ -1,10 +1,12 @@
 """Judges: the protocol, the registry, and the built-in adapters.
 
-Importing this package registers the built-in judge specs (``scripted``, ``local``, and
-litellm model strings as the default). Heavy dependencies are imported lazily.
+Importing this package registers the built-in judge specs (``scripted``, ``local``,
+``openai-compat``, and litellm model strings as the default). Heavy dependencies are
+imported lazily.
 """
 
 from debias.judges import litellm_judge as _litellm  # noqa: F401  (registers the default factory)
+from debias.judges import openai_compat as _openai_compat  # noqa: F401  (registers openai-compat)
 from debias.judges import scripted_factory as _scripted  # noqa: F401
 from debias.judges.base import Judge, JudgeRequest, judges
 from debias.judges.chat import ChatJudge

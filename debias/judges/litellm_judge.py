@@ -14,10 +14,8 @@ registers the default judge factory: ``judges.create("openai/gpt-4o-mini")`` bui
 
 from __future__ import annotations
 
-import math
 import os
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from debias.errors import (
@@ -28,14 +26,22 @@ from debias.errors import (
     MissingDependencyError,
 )
 from debias.judges.base import Completion, Message, Sampling, judges
+from debias.judges.logprob_scoring import (
+    TOP_LOGPROBS,
+    CompletionOptionScorer,
+    get_field,
+    score_options,
+    top_logprobs_of,
+)
 from debias.retry import Retrier, RetryPolicy
 from debias.types import Usage
 
 if TYPE_CHECKING:
     from debias.judges.chat import ChatJudge
 
-#: Top alternatives asked for when scoring options (the OpenAI maximum).
-TOP_LOGPROBS = 20
+__all__ = ["TOP_LOGPROBS", "LiteLLMBackend", "LogprobsUnavailableError", "import_litellm",
+           "litellm_judge", "score_options"]
+
 _RESERVED = {
     "num_retries": "retries are configured with retry=RetryPolicy(...)",
     "max_retries": "retries are configured with retry=RetryPolicy(...)",
@@ -62,80 +68,7 @@ def import_litellm() -> Any:
     return litellm
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """Attribute or mapping access (litellm returns objects, some paths plain dicts)."""
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
-def _norm_token(token: str) -> str:
-    """A token or option reduced to its letters/digits, lower-cased: ``" (A"`` -> ``"a"``."""
-    return re.sub(r"[\W_]+", "", token).lower()
-
-
-def _norm_text(text: str) -> str:
-    return re.sub(r"\s+", "", text).lower()
-
-
-def _logsumexp(values: Sequence[float]) -> float:
-    top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values))
-
-
-def score_options(top_logprobs: Sequence[dict[str, float]], prefix: str,
-                  options: Sequence[str]) -> list[float]:
-    """Log-probabilities of ``options`` read from a completion's per-token alternatives.
-
-    Pure. ``top_logprobs[i]`` maps the alternatives at generated position ``i`` to their
-    log-probabilities, the SAMPLED token first (as :class:`LiteLLMBackend` builds it).
-    The answer position is the first whose sampled token is one of the options (compared
-    by letters/digits, case-insensitively: ``" (a"`` counts as ``a``) and whose preceding
-    text is compatible with ``prefix`` (``"Output ("`` accepts ``""``, ``"("``, ``"Output ("``,
-    ``"**Output ("``); failing that, the first whose sampled token is an option. At that
-    position each option's log-probability is the log-sum-exp over the alternatives that
-    normalise to it; an option absent from the alternatives gets the smallest listed
-    log-probability (an upper bound on its true value).
-
-    Raises:
-        LogprobsUnavailableError: No logprobs, or no position names an option.
-        ConfigError: Options that are empty or equal after normalisation.
-    """
-    keys = [_norm_token(o) for o in options]
-    if not keys or any(not k for k in keys) or len(set(keys)) != len(keys):
-        raise ConfigError(f"options {list(options)!r} must be distinct and contain letters or "
-                          "digits")
-    if not top_logprobs:
-        raise LogprobsUnavailableError("the completion carries no log-probabilities")
-    want = _norm_text(prefix)
-    sampled = [next(iter(alts), "") for alts in top_logprobs]
-
-    def is_option(i: int) -> bool:
-        return _norm_token(sampled[i]) in keys
-
-    def compatible(i: int) -> bool:
-        before = _norm_text("".join(sampled[:i]))
-        return before.endswith(want) or want.endswith(before)
-
-    positions = range(len(top_logprobs))
-    at = next((i for i in positions if is_option(i) and compatible(i)), None)
-    if at is None:
-        at = next((i for i in positions if is_option(i)), None)
-    if at is None:
-        text = "".join(sampled)
-        raise LogprobsUnavailableError(
-            f"no generated token is one of the options {list(options)!r} (the model began "
-            f"its answer with {text!r}); use mode='generate' for this model")
-    alts = top_logprobs[at]
-    floor = min(alts.values())
-    out = []
-    for key in keys:
-        hits = [lp for tok, lp in alts.items() if _norm_token(tok) == key]
-        out.append(_logsumexp(hits) if hits else floor)
-    return out
-
-
-class LiteLLMBackend:
+class LiteLLMBackend(CompletionOptionScorer):
     """A :class:`~debias.judges.base.ChatBackend` and
     :class:`~debias.judges.base.OptionScorer` for any litellm model string.
 
@@ -232,18 +165,18 @@ class LiteLLMBackend:
             return 0.0
 
     def _completion(self, litellm: Any, response: Any) -> Completion:
-        choices = _get(response, "choices") or []
+        choices = get_field(response, "choices") or []
         if not choices:
             raise JudgeError(f"{self.model}: the response has no choices")
         choice = choices[0]
-        text = _get(_get(choice, "message"), "content") or ""
-        usage = _get(response, "usage")
+        text = get_field(get_field(choice, "message"), "content") or ""
+        usage = get_field(response, "usage")
         return Completion(
             text=text,
-            top_logprobs=_top_logprobs(choice),
+            top_logprobs=top_logprobs_of(choice),
             usage=Usage(calls=1,
-                        prompt_tokens=int(_get(usage, "prompt_tokens", 0) or 0),
-                        completion_tokens=int(_get(usage, "completion_tokens", 0) or 0),
+                        prompt_tokens=int(get_field(usage, "prompt_tokens", 0) or 0),
+                        completion_tokens=int(get_field(usage, "completion_tokens", 0) or 0),
                         cost=self._cost(litellm, response)),
         )
 
@@ -265,50 +198,8 @@ class LiteLLMBackend:
                                              **self._request(messages, sampling))
         return self._completion(litellm, response)
 
-    # ------------------------------------------------------------------ option scoring
-    def _scoring_call(self, messages: list[Message], prefix: str) -> tuple[list[Message], Sampling]:
-        if self.prefill and prefix:
-            messages = [*messages, {"role": "assistant", "content": prefix,
-                                      "prefix": True}]  # type: ignore[dict-item]
-        one_token = self.prefill or not prefix
-        return messages, Sampling(temperature=0.0, max_tokens=1 if one_token else self.scan_tokens,
-                                  logprobs=True, top_logprobs=TOP_LOGPROBS)
-
-    def _scores(self, completion: Completion, prefix: str, options: list[str]) -> list[float]:
-        if not completion.top_logprobs:
-            raise LogprobsUnavailableError(
-                f"{self.model} returned no log-probabilities (the provider or model does not "
-                "support logprobs); use ChatJudge(..., mode='generate') with this model")
-        try:
-            return score_options(completion.top_logprobs, "" if self.prefill else prefix, options)
-        except LogprobsUnavailableError as exc:
-            raise LogprobsUnavailableError(f"{self.model}: {exc}") from None
-
-    def option_logprobs(self, messages: list[Message], prefix: str,
-                        options: list[str]) -> tuple[list[float], Usage]:
-        """Log-probability of each option as the answer after ``prefix``.
-
-        One call with ``logprobs=True, top_logprobs=20``; see :func:`score_options`.
-
-        Raises:
-            LogprobsUnavailableError: The provider returned no logprobs or no option token.
-        """
-        msgs, sampling = self._scoring_call(messages, prefix)
-        try:
-            completion = self.complete(msgs, sampling)
-        except FatalModelError as exc:
-            raise _unsupported(exc) from None
-        return self._scores(completion, prefix, options), completion.usage
-
-    async def aoption_logprobs(self, messages: list[Message], prefix: str,
-                               options: list[str]) -> tuple[list[float], Usage]:
-        """Async variant of :meth:`option_logprobs`."""
-        msgs, sampling = self._scoring_call(messages, prefix)
-        try:
-            completion = await self.acomplete(msgs, sampling)
-        except FatalModelError as exc:
-            raise _unsupported(exc) from None
-        return self._scores(completion, prefix, options), completion.usage
+    def _logprobs_refused(self, exc: FatalModelError) -> JudgeError:
+        return _unsupported(exc)
 
 
 def _provider(model: str, api_base: str | None, custom: str | None) -> str:
@@ -331,20 +222,6 @@ def _unsupported(exc: FatalModelError) -> JudgeError:
     if getattr(exc, "error_type", "") == "UnsupportedParamsError":
         return LogprobsUnavailableError(f"{exc} (logprobs are not supported; use mode='generate')")
     return exc
-
-
-def _top_logprobs(choice: Any) -> list[dict[str, float]] | None:
-    """Per generated token: ``{sampled token: logprob, alternative: logprob, ...}``."""
-    content = _get(_get(choice, "logprobs"), "content")
-    if not content:
-        return None
-    out: list[dict[str, float]] = []
-    for tok in content:
-        entry = {str(_get(tok, "token", "")): float(_get(tok, "logprob", -math.inf))}
-        for alt in _get(tok, "top_logprobs") or []:
-            entry.setdefault(str(_get(alt, "token", "")), float(_get(alt, "logprob", -math.inf)))
-        out.append(entry)
-    return out
 
 
 _JUDGE_OPTIONS = ("name", "sampling", "max_reasks", "templates")

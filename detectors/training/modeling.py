@@ -38,8 +38,9 @@ class BaseSpec(BaseModel):
 
     @property
     def dequantized(self) -> bool:
-        """Whether the weights come from a quantised GGUF file (dequantised on load)."""
-        return self.gguf_file is not None
+        """Whether the weights come from a quantised GGUF file: dequantised on load, or an
+        embedded model's dequantised copy (``debias models pull NAME --convert``)."""
+        return self.gguf_file is not None or self.kind == "embedded"
 
     @property
     def display(self) -> str:

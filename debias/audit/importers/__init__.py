@@ -16,7 +16,7 @@ from typing import Any
 from debias.audit.importers import alpacaeval as _alpacaeval  # noqa: F401
 from debias.audit.importers import csv_mapped as _csv_mapped  # noqa: F401
 
-# Registration order is also the order in which formats are sniffed (most specific first).
+# Importing the modules registers the formats; the generic CSV is sniffed last (fallback).
 from debias.audit.importers import jsonl as _jsonl  # noqa: F401
 from debias.audit.importers import judgebench as _judgebench  # noqa: F401
 from debias.audit.importers import mtbench as _mtbench  # noqa: F401

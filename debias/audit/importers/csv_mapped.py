@@ -53,6 +53,7 @@ class MappedCsvImporter:
     """Generic CSV/TSV with a column mapping."""
 
     name = "csv"
+    fallback = True  # any .csv file: sniffed after the specific CSV formats
     summary = "any CSV/TSV of verdicts with --map candidates=colA,colB choice=col [choice_swapped=col ...]"
     example = (
         "id,question,response_a,response_b,gold,verdict,verdict_swapped\n"

@@ -61,7 +61,7 @@ class Importer(Protocol):
 
 
 class ImporterRegistry:
-    """Importers by name, in registration order (which is also sniffing order)."""
+    """Importers by name, in registration order."""
 
     def __init__(self) -> None:
         self._importers: dict[str, Importer] = {}
@@ -100,10 +100,14 @@ class ImporterRegistry:
     def detect(self, path: Path, first: Any) -> Importer:
         """The first importer whose ``sniff`` accepts the file.
 
+        Specific formats are tried in registration order; catch-all importers (with a true
+        ``fallback`` attribute, e.g. the generic CSV) only after all of them.
+
         Raises:
             InputError: When no importer recognises it.
         """
-        for imp in self._importers.values():
+        ordered = sorted(self._importers.values(), key=lambda imp: bool(getattr(imp, "fallback", False)))
+        for imp in ordered:
             try:
                 if imp.sniff(path, first):
                     return imp

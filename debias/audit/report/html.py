@@ -81,6 +81,8 @@ class ReportBuilder:
         self.command = command
         self.scopes = result.scopes() if len(result.judges) > 1 else [OVERALL]
         self.plot_scopes = result.judges or [OVERALL]
+        self.colors = {self.scope_name(sc): plots.PALETTE[k % len(plots.PALETTE)]
+                       for k, sc in enumerate(self.plot_scopes)}
 
     def scope_name(self, scope: str) -> str:
         return "overall" if scope == OVERALL else scope
@@ -154,7 +156,8 @@ class ReportBuilder:
             return head + f'<div class="na-box">Not available: {esc(self.reason("robustness_rate"))}.</div></section>'
         series = [(self.scope_name(s), [self.est(n, s) for n, _ in avail]) for s in self.plot_scopes]
         img = self.img(plots.rate_bars([n.replace("_", " ") for n, _ in avail], series,
-                                       "Flip rates with 95% intervals"), "Cue flip rates", "cues")
+                                       "Flip rates with 95% intervals", colors=self.colors),
+                       "Cue flip rates", "cues")
         return head + img + self.metric_table(names) + "</section>"
 
     def verbosity(self) -> str:
@@ -175,7 +178,7 @@ class ReportBuilder:
                 if (f := self.r.details("verbosity", s).get("fit"))]
         body = ""
         if any(c[1] for c in curves):
-            body = self.img(plots.length_curves(curves, fits), "Length vs win curve", "verbosity")
+            body = self.img(plots.length_curves(curves, fits, self.colors), "Length vs win curve", "verbosity")
         lc = self.est("lc_win_rate", OVERALL)
         note = ""
         if lc is not None and not lc.ok:
@@ -198,7 +201,8 @@ class ReportBuilder:
         chance = self.r.details("sentiment", OVERALL).get("chance_rate")
         series = [(self.scope_name(s), [self.est(n, s) for n, _ in rates]) for s in self.plot_scopes]
         img = self.img(plots.rate_bars([n.replace("_", " ") for n, _ in rates], series,
-                                       "Tone effects with 95% intervals", reference=chance),
+                                       "Tone effects with 95% intervals", reference=chance,
+                                       colors=self.colors),
                        "Sentiment rates", "sentiment")
         extra = f'<p class="desc">Dashed line: chance rate of picking the most positive option ({chance:.2f}).</p>' if chance else ""
         return head + img + extra + self.metric_table(names) + "</section>"
@@ -268,7 +272,8 @@ class ReportBuilder:
         if biases:
             series = [(self.scope_name(s), [self.est(f"findings_rate.{b}", s) for b in biases])
                       for s in self.plot_scopes]
-            body += self.img(plots.rate_bars(biases, series, "Flagged share of assessed verdicts, by bias type"),
+            body += self.img(plots.rate_bars(biases, series, "Flagged share of assessed verdicts, by bias type",
+                                             colors=self.colors),
                              "Findings per bias type", "findings")
             body += self.metric_table([(f"findings_rate.{b}", f"flagged / assessed ({b})") for b in biases])
             det = self.r.details("findings", OVERALL).get("detectors", {})

@@ -53,7 +53,9 @@ def _png(fig: Any) -> str:
 
 
 def _short(name: str, width: int = 22) -> str:
-    return name if len(name) <= width else name[: width - 1] + "…"
+    """A label for matplotlib: shortened, with ``$`` escaped (no accidental mathtext)."""
+    name = name if len(name) <= width else name[: width - 1] + "…"
+    return name.replace("$", r"\$")
 
 
 def outcome_bars(rows: Sequence[tuple[str, dict[str, int]]], labels: dict[str, str]) -> str:
@@ -86,11 +88,21 @@ def outcome_bars(rows: Sequence[tuple[str, dict[str, int]]], labels: dict[str, s
         return _png(fig)
 
 
+def _color(colors: dict[str, str] | None, scope: str, k: int) -> str:
+    if colors and scope in colors:
+        return colors[scope]
+    return PALETTE[k % len(PALETTE)]
+
+
 def rate_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[Estimate | None]]],
               title: str, ylabel: str = "rate", reference: float | None = None,
-              ylim: tuple[float, float] | None = (0.0, 1.0)) -> str:
-    """Grouped bars with 95% interval whiskers: one group per metric, one bar per scope."""
+              ylim: tuple[float, float] | None = (0.0, 1.0), colors: dict[str, str] | None = None) -> str:
+    """Grouped bars with 95% interval whiskers: one group per metric, one bar per scope.
+
+    Scopes without any value are left out (and out of the legend).
+    """
     plt = _plt()
+    series = [(scope, ests) for scope, ests in series if any(e is not None and e.ok for e in ests)]
     with plt.rc_context(STYLE):
         width_in = min(10.5, 2.2 + len(groups) * (1.0 + 0.35 * len(series)))
         fig, ax = plt.subplots(figsize=(max(5.2, width_in), 3.4))
@@ -106,7 +118,7 @@ def rate_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[Estima
                 ys.append(est.value)
                 lo.append(est.value - est.lo if est.lo is not None else 0.0)
                 hi.append(est.hi - est.value if est.hi is not None else 0.0)
-            color = PALETTE[s % len(PALETTE)]
+            color = _color(colors, scope, s)
             ax.bar(xs, ys, width=width * 0.92, color=color, label=_short(scope, 30), alpha=0.9)
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor="#2b2f33", elinewidth=1.1, capsize=3)
             for x, y, up in zip(xs, ys, hi, strict=True):
@@ -121,13 +133,13 @@ def rate_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[Estima
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(axis="x", visible=False)
-        if k > 1:
+        if k > 1 or (k == 1 and series[0][0] != "overall"):
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(k, 4))
         return _png(fig)
 
 
 def length_curves(curves: Sequence[tuple[str, list[dict[str, Any]]]],
-                  fits: Sequence[tuple[str, dict[str, float]]]) -> str:
+                  fits: Sequence[tuple[str, dict[str, float]]], colors: dict[str, str] | None = None) -> str:
     """Left: P(longer wins) per |length difference| bin; right: fitted length-controlled curve."""
     plt = _plt()
     import numpy as np
@@ -149,7 +161,7 @@ def length_curves(curves: Sequence[tuple[str, list[dict[str, Any]]]],
             ys = [p[1]["value"] for p in pts]
             lo = [y - (p[1]["ci"][0] if p[1].get("ci") else y) for y, p in zip(ys, pts, strict=True)]
             hi = [(p[1]["ci"][1] if p[1].get("ci") else y) - y for y, p in zip(ys, pts, strict=True)]
-            color = PALETTE[s % len(PALETTE)]
+            color = _color(colors, scope, s)
             ax.errorbar(xs, ys, yerr=[lo, hi], color=color, marker="o", markersize=4.5, capsize=3,
                         linewidth=1.6, label=_short(scope, 30))
         ax.axhline(0.5, color="#8a929b", linestyle="--", linewidth=1)
@@ -159,7 +171,7 @@ def length_curves(curves: Sequence[tuple[str, list[dict[str, Any]]]],
         ax.set_xlabel("|length difference| (characters)")
         ax.set_ylabel("P(longer candidate wins)")
         ax.set_title("Length vs win rate")
-        if len(curves) > 1:
+        if sum(1 for _s, bins in curves if bins) > 1:
             ax.legend(loc="lower right", fontsize=8)
         if fits:
             ax2 = axes[0][1]
@@ -167,7 +179,7 @@ def length_curves(curves: Sequence[tuple[str, list[dict[str, Any]]]],
             d = np.linspace(-span, span, 200)
             for s, (scope, f) in enumerate(fits):
                 y = 1.0 / (1.0 + np.exp(-(f["a"] + f["b"] * np.tanh(d / f["sd"]))))
-                color = PALETTE[s % len(PALETTE)]
+                color = _color(colors, scope, s)
                 ax2.plot(d, y, color=color, linewidth=1.8, label=_short(scope, 30))
                 ax2.plot([0], [1.0 / (1.0 + np.exp(-f["a"]))], marker="o", color=color)
             ax2.axhline(0.5, color="#8a929b", linestyle="--", linewidth=1)
