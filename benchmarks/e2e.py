@@ -81,6 +81,14 @@ their `sentiment_choices` rewording. `llmbar` (Natural and each Adversarial subs
 (D_bias). `sanity` is synthetic, judged by scripted judges with known bias rates. The
 middleware never sees the gold label (some detectors would use it).
 
+Reading small samples: with a handful of cases per group the 95% intervals span most
+of [0, 1], so the control check rarely fails there unless the judge was right on every D
+item (a zero-width interval). In `evalbiasbench` every pair lists the better response
+first, so a judge that prefers the first slot is right on D by position alone; an
+order-independent verdict (the position detector's aggregate over both orders) loses
+those lucky verdicts, which counts as over-correction on D. Wall time is judging time on
+the machine named in the summary (model loading excluded) and depends on its load.
+
 The reasoning detector's options (`detectors/reasoning/detector.py`): `backend` (`local`,
 `local:PATH`, or a litellm model string), `api_base`, `cascade` (`on-signal` default:
 only where the cheap detectors saw a signal; `always`; `never`), `biases` (`auto` or

@@ -376,6 +376,19 @@ def test_auth_error_names_the_key_variable(srv: OpenAIServer, monkeypatch: pytes
     assert "abcdef123456" not in _all_text(info.value)
 
 
+def test_credential_headers_replace_the_bearer_and_are_redacted(srv: OpenAIServer) -> None:
+    srv.responder = auth_error()  # echoes the api-key header back
+    backend = OpenAICompatBackend(MODEL, srv.base_url, api_key_env=None, retry=FAST,
+                                  headers={"api-key": "azure-secret-987654"})
+    with pytest.raises(FatalModelError, match="HTTP 401") as info:
+        backend.complete(MSGS, Sampling(max_tokens=8))
+    assert "azure-secret-987654" not in _all_text(info.value)
+    assert srv.requests[0].headers["api-key"] == "azure-secret-987654"
+    assert "authorization" not in srv.requests[0].headers
+    own = OpenAICompatBackend(MODEL, srv.base_url, api_key=KEY, headers={"Authorization": "Token t-1"})
+    assert own._headers["Authorization"] == "Token t-1"
+
+
 def test_fatal_error_in_the_loop_is_recorded_as_data(srv: OpenAIServer, tmp_path: Path) -> None:
     srv.responder = auth_error()
     debiaser = Debiaser(_judge(srv), [], max_rounds=0)

@@ -109,3 +109,24 @@ def test_config_fingerprint_ignores_resumable_fields() -> None:
     assert a.fingerprint() != make_config(data="d", out="o", lr=1e-3).fingerprint()
     with pytest.raises(ConfigError, match="unknown_knob"):
         make_config(data="d", out="o", unknown_knob=1)
+
+
+def test_qlora_is_chosen_only_with_bitsandbytes_and_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from debias.errors import MissingDependencyError
+    from detectors.training import modeling
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(modeling.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
+    assert modeling.use_4bit("auto", "cuda") is False
+    with pytest.raises(MissingDependencyError, match="bitsandbytes"):
+        modeling.use_4bit("4bit", "cuda")
+    monkeypatch.setattr(modeling.importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "bitsandbytes" else real(name, *a))
+    assert modeling.use_4bit("auto", "cuda:0") is True
+    assert modeling.use_4bit("auto", "cpu") is False
+    assert modeling.use_4bit("none", "cuda") is False
+    with pytest.raises(ConfigError, match="'cpu'"):
+        modeling.use_4bit("4bit", "cpu")

@@ -121,8 +121,7 @@ def light_item(d: Any) -> LightItem | None:
     cue = d.get("cue")
     if cue is not None and type(cue) is not str:
         return None
-    meta = d.get("metadata")
-    if meta is not None and type(meta) is not dict:
+    if "metadata" in d and type(d["metadata"]) is not dict:
         return None
     label = d.get("label")
     if label is not None:

@@ -230,7 +230,7 @@ def collect_command(args: argparse.Namespace) -> int:
     from detectors.training.records import BiasPair, read_records
 
     pairs = _limit([p for _, p in read_records(args.pairs, BiasPair)], args.limit)
-    judge = judges.create(args.judge, api_base=args.api_base)
+    judge = judges.create(args.judge, **({"api_base": args.api_base} if args.api_base else {}))
     if isinstance(judge, ChatJudge) and not args.no_cache:
         judge.backend = with_cache(judge.backend, CallCache((args.cache_dir or default_cache_dir())
                                                             / "calls.sqlite"))

@@ -29,6 +29,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Mapping
@@ -70,6 +71,7 @@ _RESERVED = {
     "extra_headers": "pass extra HTTP headers as headers={...}",
 }
 _ERROR_SNIPPET = 300
+_SECRET_HEADER = re.compile(r"(?i)authorization|key|token|secret|cookie")
 
 
 def _error_message(raw: bytes) -> str:
@@ -129,7 +131,9 @@ class OpenAICompatBackend(CompletionOptionScorer):
         scan_tokens: Completion length used to find the answer token without prefill.
         input_cost_per_token: USD per prompt token for ``Usage.cost`` (default 0).
         output_cost_per_token: USD per completion token for ``Usage.cost`` (default 0).
-        headers: Extra HTTP headers sent with every request.
+        headers: Extra HTTP headers sent with every request (an ``Authorization`` header
+            here replaces the bearer token; values of credential-like headers are redacted
+            from error messages like the key).
         max_connections: Connection pool size per event loop (and of the sync client).
         **extra_body: Extra JSON fields sent with every request (``seed``, ``top_p``,
             ``stop``, vLLM's ``top_k`` or ``chat_template_kwargs`` ...).
@@ -178,12 +182,15 @@ class OpenAICompatBackend(CompletionOptionScorer):
         self.extra_body = dict(extra_body)
         key = api_key if api_key is not None else (os.environ.get(api_key_env) if api_key_env
                                                    else None)
+        extra_headers = {str(k): str(v) for k, v in (headers or {}).items()}
         self._headers = {"Content-Type": "application/json", "Accept": "application/json",
-                         **dict(headers or {})}
-        if key:
+                         **extra_headers}
+        if key and not any(k.lower() == "authorization" for k in extra_headers):
             self._headers["Authorization"] = f"Bearer {key}"
         self._target = f"{model} at {self.api_base}"
+        # never shown in messages: the key and credential-like headers (Azure's api-key ...)
         self._secrets = [key] if key else []
+        self._secrets += [v for k, v in extra_headers.items() if _SECRET_HEADER.search(k)]
         self._retrier = Retrier(retry, target=self._target, secrets=self._secrets,
                                 key_env=None if api_key is not None else api_key_env)
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
@@ -299,7 +306,8 @@ class OpenAICompatBackend(CompletionOptionScorer):
         connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0,
                                          ttl_dns_cache=300)
         session = aiohttp.ClientSession(connector=connector, headers=self._headers,
-                                        timeout=aiohttp.ClientTimeout(total=self.timeout))
+                                        timeout=aiohttp.ClientTimeout(total=self.timeout),
+                                        cookie_jar=aiohttp.DummyCookieJar())  # stateless API
         entry = _LoopSession(session, self._keep(loop, session))
         with self._lock:
             for old in [lp for lp in self._sessions if lp.is_closed()]:  # loops closed by hand

@@ -1,7 +1,7 @@
 """An OpenAI-compatible chat-completions server on 127.0.0.1 for tests and benchmarks.
 
-``GET /stats`` returns the request count (for benchmarks that run the server in its own
-process: ``python -m debias.testing``). It runs in a background thread (``ThreadingHTTPServer``, HTTP/1.1 keep-alive, one thread
+``GET /stats`` returns the request count, the statuses answered and the process's CPU
+time (for benchmarks that run the server in its own process: ``python -m debias.testing``). It runs in a background thread (``ThreadingHTTPServer``, HTTP/1.1 keep-alive, one thread
 per connection), so real clients (litellm, openai) exercise their real code paths against
 it. What it answers is decided by a pluggable responder (see
 :mod:`debias.testing.responders`); every request is logged for assertions.
@@ -169,7 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.rstrip("/") == "/stats":  # for benchmarks running the server apart
             log = owner.requests
             self._send(200, {"requests": len(log),
-                             "statuses": dict(Counter(r.status for r in log))})
+                             "statuses": dict(Counter(r.status for r in log)),
+                             "cpu_s": time.process_time()})  # the server process's CPU time
         else:
             self._error(404, f"no route {self.path}")
 

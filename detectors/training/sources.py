@@ -192,9 +192,8 @@ def _from_judged(path: Path, training: bool, template: RBDTemplate,
         rows += 1
         try:
             inp = detector_input(rec)
-        except ValueError as exc:
+        except ValueError:  # e.g. a score verdict: counted, not trained on
             skipped["not-renderable"] += 1
-            del exc
             continue
         out.append(TrainExample(id=rec.id, bias=rec.bias, prompt=render_prompt(inp, template),
                                 label=rec.label, meta={"line": line, "judge_model": inp.judge_model}))
