@@ -2,12 +2,12 @@
 
 Quickstart::
 
-    from debias import Debiaser, Item, judges
-    debiaser = Debiaser(judges.create("local"), detectors=["position", "bandwagon"])
+    from debias import Debiaser, Item, create_judge
+    debiaser = Debiaser(create_judge("local"), detectors=["position", "bandwagon"])
     result = debiaser.judge(Item(id="1", task="pairwise", instruction="...", candidates=["a", "b"]))
 """
 
-from debias.judges import ChatJudge, FunctionJudge, JudgeRequest, ScriptedJudge, judges
+from debias.judges import ChatJudge, FunctionJudge, JudgeRequest, ScriptedJudge, create_judge
 from debias.loop import Debiaser, decide
 from debias.runner import arun_batch, run_batch
 from debias.types import Finding, Item, Result, Round, Status, Usage, Verdict
@@ -27,8 +27,8 @@ __all__ = [
     "Usage",
     "Verdict",
     "arun_batch",
+    "create_judge",
     "decide",
-    "judges",
     "run_batch",
     "wrap",
 ]

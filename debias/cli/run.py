@@ -59,7 +59,8 @@ def run_command(args: argparse.Namespace) -> int:
     items = [item for _, item in iter_items(args.input, skip_invalid=args.skip_invalid, errors=errors)]
     for err in errors:
         print(f"debias: skipped invalid record: {err}", file=sys.stderr)
-    judge = judges.create(args.judge, api_base=args.api_base)
+    judge_kwargs = {"api_base": args.api_base} if args.api_base else {}
+    judge = judges.create(args.judge, **judge_kwargs)
     if isinstance(judge, ChatJudge) and not args.no_cache:
         cache = CallCache((args.cache_dir or default_cache_dir()) / "calls.sqlite")
         judge.backend = with_cache(judge.backend, cache)
@@ -67,7 +68,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.rewriter:
         from debias.rewriter import ChatRewriter
 
-        rewriter_judge = judges.create(args.rewriter, api_base=args.api_base)
+        rewriter_judge = judges.create(args.rewriter, **judge_kwargs)
         if not isinstance(rewriter_judge, ChatJudge):
             raise ConfigError(f"--rewriter {args.rewriter!r} is not a chat model")
         rewriter = ChatRewriter(rewriter_judge.backend)
