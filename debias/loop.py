@@ -158,6 +158,19 @@ class ModelDetectCall:
     findings: list[Finding] = field(default_factory=list)
 
 
+def hide_gold(item: Item) -> Item:
+    """The item as the live loop sees it: without its gold ``label``.
+
+    A gold label is for evaluating the judge, never for debiasing it: live detectors must
+    not be able to read it (offline audits may). It is kept under
+    ``metadata["merit"]`` for test doubles such as the scripted judge, which real judges
+    never see (prompts do not render metadata).
+    """
+    if item.label is None:
+        return item
+    return item.model_copy(update={"label": None, "metadata": {**item.metadata, "merit": item.label}})
+
+
 class Debiaser:
     """Wrap a judge with detectors and a revision loop.
 
@@ -196,6 +209,7 @@ class Debiaser:
     # ------------------------------------------------------------------ the core
     def _core(self, item: Item) -> Generator[Any, Any, Result]:
         started = time.perf_counter()
+        item = hide_gold(item)
         request = JudgeRequest.first(item)
         rounds: list[Round] = []
         probe_log: list[ProbeRecord] = []

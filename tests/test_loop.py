@@ -177,3 +177,23 @@ def test_usage_counts_judge_probe_calls():
     judge = ScriptedJudge(position=1.0, compliance=1.0)
     result = Debiaser(judge, ["position"], max_rounds=2).judge(ITEM)
     assert result.usage.calls == len(judge.calls) == 4  # 2 rounds x (judgement + swap probe)
+
+
+def test_live_detectors_and_judge_never_see_the_gold_label():
+    seen = []
+
+    class Spy:
+        name, version, bias, policy = "spy", "1", "other", "flag"
+
+        def plan(self, ctx):
+            seen.append((ctx.item.label, ctx.request.item.label))
+            return []
+
+        def assess(self, ctx, probes):
+            return Finding(detector="spy", bias="other")
+
+    judge = ScriptedJudge()
+    result = Debiaser(judge, [Spy()]).judge(ITEM)
+    assert seen == [(None, None)]
+    assert all(c.item.label is None for c in judge.calls)
+    assert result.verdict.choice == ITEM.label  # the scripted judge still knows its merit

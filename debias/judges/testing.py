@@ -71,9 +71,10 @@ class Biases(BaseModel):
 class ScriptedJudge(SyncJudge):
     """A deterministic judge with programmable biases.
 
-    The candidate of merit is ``item.label`` when present, else ``item.metadata["merit"]``,
-    else 0. Score tasks return ``item.label`` (or the middle of the scale) plus a
-    verbosity bonus.
+    The candidate of merit is ``item.label`` when present, else ``item.metadata["merit"]``
+    (where :class:`~debias.loop.Debiaser` moves the gold label so that detectors cannot
+    read it), else 0. Score tasks return that gold score (or the middle of the scale)
+    plus a verbosity bonus.
 
     Args:
         biases: Bias rates (or keyword arguments of :class:`Biases`).
@@ -132,7 +133,7 @@ class ScriptedJudge(SyncJudge):
         base = {"judge": self.name, "order": list(request.order), "with_cue": request.shows_cue,
                 "usage": Usage(calls=1)}
         if item.task == "score":
-            gold = float(item.label) if item.label is not None else 5.5
+            gold = float(item.label if item.label is not None else item.metadata.get("merit", 5.5))
             bonus = 2.0 if rng.random() < self.biases.verbosity and len(item.candidates[0]) > 400 else 0.0
             return Verdict(**base, score=min(10.0, gold + bonus), raw=f"Score: {gold + bonus:g}")
         slot = self._decide_slot(request, rng)
