@@ -7,10 +7,19 @@ Indices in ``choice`` and ``label`` are always in the ORIGINAL candidate numberi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 TaskType = Literal["pairwise", "choice", "score"]
 BiasType = Literal["position", "bandwagon", "verbosity", "sentiment", "other"]
@@ -174,6 +183,22 @@ class Item(BaseModel):
     def identity_order(self) -> list[int]:
         """The display order that shows candidates in their original numbering."""
         return list(range(self.n))
+
+
+def _keep_instances_of(cls: type[BaseModel]) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    def keep(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return value if isinstance(value, cls) else handler(value)
+
+    return keep
+
+
+#: An :class:`Item` field for internal models (requests, detector contexts): an Item
+#: instance is taken as it is, because it was validated when it was built (pydantic
+#: would re-run the item's after-validator every time the instance is passed on);
+#: dicts and JSON are validated in full as before.
+ValidItem = Annotated[Item, WrapValidator(_keep_instances_of(Item))]
+#: The same for :class:`Verdict` fields.
+ValidVerdict = Annotated[Verdict, WrapValidator(_keep_instances_of(Verdict))]
 
 
 class Evidence(BaseModel):

@@ -88,6 +88,7 @@ class BandwagonDetector:
         self.judge_prior = as_bool(self.name, "judge_prior", judge_prior)
         self.patterns = patterns or CuePatterns()
         self.priors = priors or default_priors()
+        self._no_cue = ProbeSpec(key="no_cue", with_cue=False)  # immutable: one instance serves every plan
 
     def cue(self, ctx: DetectContext) -> Cue | None:
         """The recognised cue of the item, or None."""
@@ -99,7 +100,7 @@ class BandwagonDetector:
         cue = self.cue(ctx)
         if cue is None or cue.endorsed(ctx.request.order) is None:
             return []
-        return [ProbeSpec(key="no_cue", with_cue=False)]
+        return [self._no_cue]
 
     def _finding(self, detected: bool, confidence: float, evidence: Evidence, analysis: str = "") -> Finding:
         return Finding(detector=self.name, version=self.version, bias="bandwagon", detected=detected,

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from debias.errors import ConfigError
 from debias.judges.base import JudgeRequest
-from debias.types import BiasType, Finding, Item, Round, Verdict
+from debias.types import BiasType, Finding, Round, ValidItem, ValidVerdict, Verdict
 
 Mode = Literal["live", "offline"]
 Policy = Literal["revise", "aggregate", "flag", "raise"]
@@ -87,9 +87,9 @@ class DetectContext(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    item: Item
+    item: ValidItem
     request: JudgeRequest
-    verdict: Verdict
+    verdict: ValidVerdict
     history: list[Round] = Field(default_factory=list)
     mode: Mode = "live"
     can_rewrite: bool = False

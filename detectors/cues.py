@@ -25,6 +25,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from debias.errors import ConfigError
+from detectors.memo import BoundedCache
 
 CueKind = Literal["majority", "popularity", "authority", "consensus"]
 CUE_KINDS: tuple[str, ...] = ("majority", "popularity", "authority", "consensus")
@@ -108,16 +109,21 @@ class Cue:
 class CuePatterns:
     """A compiled, extensible set of bandwagon cue recognisers.
 
+    :meth:`parse` remembers its results per (statement, number of candidates) in a
+    small bounded cache on the instance: data sets use a handful of cue statements, and
+    the loop and the audit parse the same statement for every verdict examined.
+
     Args:
         patterns: The recognisers; default: the packaged set.
         extra: More recognisers appended to ``patterns``.
+        cache_size: How many parsed statements to remember (0: no cache).
 
     Raises:
         ConfigError: For an unknown kind or an invalid regular expression.
     """
 
     def __init__(self, patterns: Iterable[CuePattern] | None = None,
-                 extra: Iterable[CuePattern] = ()) -> None:
+                 extra: Iterable[CuePattern] = (), cache_size: int = 256) -> None:
         base = list(patterns) if patterns is not None else list(default_cue_patterns())
         self.patterns: tuple[CuePattern, ...] = (*base, *extra)
         compiled: list[tuple[CuePattern, re.Pattern[str]]] = []
@@ -129,6 +135,7 @@ class CuePatterns:
             except re.error as exc:
                 raise ConfigError(f"cue pattern {p.name!r}: invalid regex ({exc})") from None
         self._compiled = tuple(compiled)
+        self._parsed: BoundedCache[tuple[str | None, int], Cue | None] = BoundedCache(cache_size)
 
     def matches(self, text: str) -> list[CuePattern]:
         """The patterns that match ``text``."""
@@ -136,7 +143,11 @@ class CuePatterns:
 
     def parse(self, text: str | None, n: int) -> Cue | None:
         """Recognise a cue statement for ``n`` displayed candidates (see :func:`parse_cue`)."""
-        return parse_cue(text, n, self)
+        key = (text, n)
+        hit, cue = self._parsed.lookup(key)
+        if hit:
+            return cue
+        return self._parsed.put(key, parse_cue(text, n, self))
 
 
 def _load_json(name: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 _APPROX_TOKEN = re.compile(r"[A-Za-z]{1,6}|\d{1,3}|[^\sA-Za-z\d]", re.UNICODE)
+_DIGIT = re.compile(r"\d")  # every number match contains one (same Unicode digit class as _NUM)
 _NUM = re.compile(r"(?<![\w.])-?\$?\d[\d,]*(?:\.\d+)?(?![\w])|(?<![\w.])-?\$?\.\d+(?![\w])")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z*#(\[\"'$])|\n+")
 _CALC = re.compile(r"<<[^>]*>>")
@@ -90,6 +91,11 @@ class LengthComparison:
                 "extra_tokens": round(self.extra_tokens, 1), "tokenizer": tokenizer_name()}
 
 
+def _median(values: list[int]) -> float:
+    # statistics.median of one value is that value (the pairwise case, the hot path).
+    return float(values[0]) if len(values) == 1 else float(statistics.median(values))
+
+
 def compare_lengths(candidates: Sequence[str], chosen: int) -> LengthComparison:
     """Compare the chosen candidate's length with the rejected candidates'.
 
@@ -102,8 +108,8 @@ def compare_lengths(candidates: Sequence[str], chosen: int) -> LengthComparison:
     tokens = [count_tokens(c) for c in candidates]
     rej = [t for i, t in enumerate(tokens) if i != chosen]
     rej_chars = [c for i, c in enumerate(chars) if i != chosen]
-    med = float(statistics.median(rej))
-    med_chars = float(statistics.median(rej_chars))
+    med = _median(rej)
+    med_chars = _median(rej_chars)
     mine = float(tokens[chosen])
     return LengthComparison(
         chars=chars, tokens=tokens, chosen=chosen, rejected_tokens=med,
@@ -135,6 +141,8 @@ def _to_float(token: str) -> float | None:
 
 def numbers(text: str) -> list[float]:
     """All numbers in ``text`` (``$1,200.50`` -> 1200.5), in order."""
+    if not _DIGIT.search(text):
+        return []  # both alternatives of _NUM need a digit; scanning digit-free text is slow
     out = []
     for m in _NUM.finditer(text.replace("−", "-")):
         v = _to_float(m.group())
@@ -152,6 +160,8 @@ def final_number(text: str) -> float | None:
     ("Therefore, Tracy got 8 pieces from the 4-foot wire"). Calculator annotations
     ``<<a*b=c>>`` are ignored.
     """
+    if not _DIGIT.search(text):
+        return None  # every branch below needs a number
     t = _CALC.sub(" ", text)
     for m in reversed(list(_HASHES.finditer(t))):
         found = numbers(m.group(1))

@@ -8,12 +8,12 @@ otherwise an inconsistent set of verdicts becomes a tie (never a coin flip).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 
 from debias.ordering import reversed_order, to_slot
 from debias.types import Evidence, Finding, Verdict
 from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
+from detectors.memo import BoundedCache
 
 
 def _rotations(order: list[int], k: int) -> list[int]:
@@ -37,15 +37,23 @@ class PositionDetector:
     def __init__(self, policy: Policy = "revise", max_orders: int | str | None = None) -> None:
         self.policy = policy
         self.max_orders = int(max_orders) if max_orders is not None else None
+        # Probe specs are immutable and depend only on (task, order): build each once.
+        self._specs: BoundedCache[tuple[str, tuple[int, ...]], tuple[ProbeSpec, ...]] = BoundedCache(256)
 
     def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
         item = ctx.item
         if item.task == "score":
             return []
-        order = list(ctx.request.order)
-        if item.task == "pairwise":
+        key = (item.task, tuple(ctx.request.order))
+        specs = self._specs.get(key)
+        if specs is None:
+            specs = self._specs.put(key, tuple(self._plan(item.task, list(key[1]))))
+        return list(specs)
+
+    def _plan(self, task: str, order: list[int]) -> list[ProbeSpec]:
+        if task == "pairwise":
             return [ProbeSpec(key="swap", order=[order[i] for i in reversed_order(2)])]
-        rotations = [_rotations(order, k) for k in range(1, item.n)]
+        rotations = [_rotations(order, k) for k in range(1, len(order))]
         if self.max_orders is not None:
             rotations = rotations[: self.max_orders]
         return [ProbeSpec(key=f"rot{k + 1}", order=r) for k, r in enumerate(rotations)]
@@ -113,11 +121,15 @@ def aggregate_orders(verdicts: list[Verdict]) -> Verdict:
         return Verdict(judge=base.judge, order=list(range(n)), choice=None if tied else best,
                        probs=avg, confidence=avg[best], tie=tied, with_cue=base.with_cue,
                        raw="aggregate: mean preference over display orders")
-    counts = Counter(v.choice for v in verdicts if not v.tie and v.choice is not None)
-    top = counts.most_common(2)
-    if top and top[0][1] * 2 > len(verdicts):
-        return Verdict(judge=base.judge, order=list(range(n)), choice=top[0][0],
-                       confidence=top[0][1] / len(verdicts), with_cue=base.with_cue,
+    counts: dict[int, int] = {}
+    for v in verdicts:
+        if not v.tie and v.choice is not None:
+            counts[v.choice] = counts.get(v.choice, 0) + 1
+    # A strict majority is unique, so no tie-breaking is involved.
+    top = next(((c, k) for c, k in counts.items() if k * 2 > len(verdicts)), None)
+    if top is not None:
+        return Verdict(judge=base.judge, order=list(range(n)), choice=top[0],
+                       confidence=top[1] / len(verdicts), with_cue=base.with_cue,
                        raw="aggregate: majority over display orders")
     return Verdict(judge=base.judge, order=list(range(n)), choice=None, tie=True,
                    with_cue=base.with_cue, raw="aggregate: inconsistent across orders -> tie")

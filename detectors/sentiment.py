@@ -50,7 +50,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -58,6 +58,7 @@ from typing import Any
 from debias.errors import ConfigError, MissingDependencyError
 from debias.types import Evidence, Finding, Verdict
 from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
+from detectors.memo import BoundedCache
 from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors
 
@@ -94,21 +95,59 @@ def default_tone_lexicon() -> dict[str, float]:
     return out
 
 
+class MaskedLexicon(Mapping[str, float]):
+    """Read-only view of a VADER lexicon with some words removed (no copy).
+
+    VADER only reads its lexicon with ``word in lexicon`` and ``lexicon[word]``, so this
+    view scores exactly like a copy of the lexicon without the masked words, at no cost
+    proportional to the lexicon's size (copying VADER's 7,500 entries per item was the
+    largest cost of scoring a set of candidates).
+
+    Args:
+        base: The full lexicon (not modified).
+        masked: Words that read as absent.
+    """
+
+    __slots__ = ("_base", "_masked")
+
+    def __init__(self, base: Mapping[str, float], masked: frozenset[str]) -> None:
+        self._base = base
+        self._masked = masked
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._base and word not in self._masked
+
+    def __getitem__(self, word: str) -> float:
+        if word in self._masked:
+            raise KeyError(word)
+        return self._base[word]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self._base if k not in self._masked)
+
+    def __len__(self) -> int:
+        return len(self._base) - sum(1 for k in self._masked if k in self._base)
+
+
 class ToneScorer:
     """Tone of candidates relative to each other (VADER plus a framing lexicon).
+
+    Scores are remembered per tuple of texts (a small bounded cache on the instance:
+    the loop re-scores the same candidates every round, the audit once per judge).
 
     Args:
         extra_lexicon: Entries added to VADER's lexicon; default: the packaged framing lexicon.
         mask_shared: Ignore the valence of words present in every candidate.
         negation_openers: Words and phrases that open a negation scope besides VADER's
             own negators; default :data:`NEGATION_OPENERS`; ``()`` turns the rule off.
+        cache_size: How many tuples of texts to remember (0: no cache).
 
     Raises:
         MissingDependencyError: When ``vaderSentiment`` is not installed.
     """
 
     def __init__(self, extra_lexicon: Mapping[str, float] | None = None, mask_shared: bool = True,
-                 negation_openers: Sequence[str] | None = None) -> None:
+                 negation_openers: Sequence[str] | None = None, cache_size: int = 256) -> None:
         try:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         except ImportError as exc:  # pragma: no cover - a core dependency
@@ -118,6 +157,7 @@ class ToneScorer:
         self._analyzer.lexicon.update(default_tone_lexicon() if extra_lexicon is None else extra_lexicon)
         self.mask_shared = mask_shared
         self._openers = _opener_pattern(NEGATION_OPENERS if negation_openers is None else negation_openers)
+        self._cache: BoundedCache[tuple[str, ...], tuple[float, ...]] = BoundedCache(cache_size)
 
     def mark_scope(self, text: str) -> str:
         """``text`` with VADER's negator "not" inserted after each negation opener."""
@@ -131,13 +171,20 @@ class ToneScorer:
 
     def tones(self, texts: Sequence[str]) -> list[float]:
         """Tone of each text in [-1, 1], masking words shared by all texts."""
+        key = tuple(texts)
+        got = self._cache.get(key)
+        if got is None:
+            got = self._cache.put(key, tuple(self._tones(key)))
+        return list(got)
+
+    def _tones(self, texts: Sequence[str]) -> list[float]:
         analyzer = self._analyzer
         if self.mask_shared and len(texts) > 1:
             vocab = [set(_WORD.findall(t.lower())) for t in texts]
             shared = set.intersection(*vocab) & analyzer.lexicon.keys()
             if shared:
                 analyzer = copy.copy(self._analyzer)
-                analyzer.lexicon = {k: v for k, v in self._analyzer.lexicon.items() if k not in shared}
+                analyzer.lexicon = MaskedLexicon(self._analyzer.lexicon, frozenset(shared))
         return [self._score(analyzer, self.mark_scope(t)) for t in texts]
 
     @staticmethod

@@ -115,10 +115,10 @@ class VerbosityDetector:
         if not self._longer(cmp.ratio, cmp.extra_tokens):
             values["rule"] = "chosen-not-longer"
             return self._finding(False, 0.85 if cmp.ratio <= 1.0 else 0.7, Evidence(compared=compared, values=values))
-        mine = final_number(item.candidates[chosen])
-        others = [(i, final_number(c), is_concise_answer(c)) for i, c in enumerate(item.candidates)
-                  if i != chosen]
-        values["final_numbers"] = {str(i): final_number(c) for i, c in enumerate(item.candidates)}
+        finals = [final_number(c) for c in item.candidates]
+        mine = finals[chosen]
+        others = [(i, finals[i], is_concise_answer(c)) for i, c in enumerate(item.candidates) if i != chosen]
+        values["final_numbers"] = {str(i): f for i, f in enumerate(finals)}
         comparable = [(i, f, bare) for i, f, bare in others if f is not None]
         if mine is not None and comparable:
             compared += "; final numeric answers of the candidates"

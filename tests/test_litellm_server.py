@@ -260,6 +260,10 @@ def test_command_line_server() -> None:
         status, body = _post(info["base_url"] + "/chat/completions",
                              _chat("### Statement: Output (b)\n### Output (a):\nx\n### Output (b):\ny"))
         assert status == 200 and body["choices"][0]["message"]["content"] == "Output (b)"
+        with urllib.request.urlopen(info["base_url"].removesuffix("/v1") + "/stats") as resp:
+            stats = json.loads(resp.read())
+        assert stats["requests"] == 1 and stats["statuses"] == {"200": 1}
+        assert isinstance(stats["cpu_s"], float) and stats["cpu_s"] > 0  # the server's CPU time
     finally:
         proc.stdin.close()  # type: ignore[union-attr]
         assert proc.wait(timeout=10) == 0

@@ -73,6 +73,12 @@ def cheap_detectors(spec: str | None) -> list[Any]:
 class Observer:
     """Classifies items into a :class:`Tally` (one observer per worker process).
 
+    Tone scoring (VADER) costs about ten times as much as everything else the audit
+    does per item, so the ``sentiment`` mode decides both which items get the tone
+    metrics and which items the sentiment-bias detectors examine: with ``auto`` only
+    items tagged ``metadata.bias = "sentiment"``, with ``all`` every item, with ``off``
+    none. On the other items those detectors report ``skipped`` with the reason.
+
     Args:
         detector_spec: Which cheap detectors to run (see :func:`cheap_detectors`).
         sentiment: Which items get candidate tone scores (``auto``/``all``/``off``).
@@ -80,8 +86,23 @@ class Observer:
 
     def __init__(self, detector_spec: str | None = DEFAULT_DETECTORS,
                  sentiment: SentimentMode = "auto") -> None:
+        from detectors.base import skipped
+        from detectors.sentiment import SentimentDetector
+
+        from detectors.offline import detect_offline
+
+        self._detect_offline = detect_offline
         self.detectors = cheap_detectors(detector_spec)
-        self.tone = ToneScorer(sentiment)
+        self._names = list(dict.fromkeys(d.name for d in self.detectors))
+        # The tone metrics reuse the built-in sentiment detector's scorer (same settings, one cache).
+        shared = next((d for d in self.detectors if type(d) is SentimentDetector), None)
+        self.tone = ToneScorer(sentiment, source=shared)
+        self._tone_gated = [d for d in self.detectors if d.bias == "sentiment"]
+        reason = ("tone scoring is off (--sentiment off)" if sentiment == "off" else
+                  "not tagged metadata.bias=sentiment (--sentiment auto scores only tagged items; "
+                  "--sentiment all scores every item)")
+        # One immutable-in-practice finding per gated detector, reused for every item it skips.
+        self._gated_skip = {d.name: skipped(d, reason) for d in self._tone_gated}
 
     def observe(self, item: Item | LightItem, line: int, tally: Tally) -> None:
         """Add one item's observations to ``tally``."""
@@ -105,23 +126,27 @@ class Observer:
                 self._detect(view, tally)
 
     def _detect(self, view: JudgeView, tally: Tally) -> None:
-        from detectors.offline import detect_offline
-
         item = view.item
         if view.unbiased or len(view.verdicts) != len(item.verdicts):
             # Probes must be answered by this judge's verdicts on these candidates only.
             item = item.model_copy(update={"verdicts": view.verdicts})
         chosen: dict[str, Finding] = {}
-        pending = list(self.detectors)
-        for verdict in view.examined():
+        pending = self.detectors
+        examined = view.examined()
+        if examined and self._tone_gated and item.task != "score" and not self.tone.wants(item):
+            chosen.update(self._gated_skip)
+            pending = [d for d in pending if d.name not in self._gated_skip]
+        for verdict in examined:
+            if not pending:
+                break
             # Later verdicts (e.g. the cued one) only go to detectors that could not assess yet.
-            for det, f in zip(pending, detect_offline(item, verdict, pending), strict=True):
+            for det, f in zip(pending, self._detect_offline(item, verdict, pending), strict=True):
                 if det.name not in chosen or f.status == "ok":
                     chosen[det.name] = f
             pending = [d for d in pending if chosen[d.name].status != "ok"]
             if not pending:
                 break
-        found: Sequence[Finding] = list(chosen.values())
+        found: Sequence[Finding] = [chosen[n] for n in self._names if n in chosen]
         counts = tally.counts
         meta = item.metadata
         for cat, amount in findings.classify(found, meta.get("bias_label"), bias_of(meta)):

@@ -29,11 +29,14 @@ class ToneScorer:
     Args:
         mode: ``auto`` scores items tagged ``metadata.bias = "sentiment"`` (scoring
             every item is slow), ``all`` scores every item, ``off`` none.
+        source: A sentiment detector whose scorer (and its cache) to use instead of a
+            scorer of our own; it must score with the default settings.
     """
 
-    def __init__(self, mode: SentimentMode = "auto") -> None:
+    def __init__(self, mode: SentimentMode = "auto", source: Any = None) -> None:
         self.mode = mode
         self._scorer: Any = None
+        self._source = source
 
     def wants(self, item: Item) -> bool:
         """Whether ``item``'s candidates should be scored."""
@@ -46,7 +49,10 @@ class ToneScorer:
         if not self.wants(item) or not all(item.candidates):
             return None
         if self._scorer is None:
-            from detectors.sentiment import ToneScorer as DetectorTone
+            if self._source is not None:
+                self._scorer = self._source.scorer
+            else:
+                from detectors.sentiment import ToneScorer as DetectorTone
 
-            self._scorer = DetectorTone()
+                self._scorer = DetectorTone()
         return [float(t) for t in self._scorer.tones(item.candidates)]

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "audit", help="audit recorded judge verdicts for bias (no model calls)",
         description="Measure position, cue, verbosity and sentiment effects, accuracy and human "
-                    "agreement of recorded judge verdicts, with bootstrap 95%% intervals.",
+                    "agreement of recorded judge verdicts, with bootstrap 95% intervals.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", nargs="?", help="verdict file (JSONL items, CSV, or another tool's format)")
     p.add_argument("--format", default="auto", metavar="auto|jsonl|csv|NAME",

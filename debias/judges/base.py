@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from debias.errors import ConfigError
 from debias.ordering import check_order
-from debias.types import Feedback, Item, Usage, Verdict
+from debias.types import Feedback, Item, Usage, ValidItem, Verdict
 
 Message = dict[str, str]
 
@@ -29,7 +29,7 @@ class JudgeRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    item: Item
+    item: ValidItem
     order: list[int]
     with_cue: bool = True
     feedback: Feedback | None = None
