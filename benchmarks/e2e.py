@@ -34,11 +34,11 @@ TABLE = RESULTS / "e2e_table.md"
 LOCAL = ("--judge", "local", "--max-rounds", "1", "--seed", "0")
 RUNS: dict[str, list[str]] = {
     "sanity": ["--suite", "sanity", "--limit", "100", "--json", str(RESULTS / "e2e_sanity.json")],
-    "rbd-bias4": ["--suite", "rbd-bias4", *LOCAL, "--limit", "6",
+    "rbd-bias4": ["--suite", "rbd-bias4", *LOCAL, "--limit", "12",
                   "--json", str(RESULTS / "e2e_rbd-bias4_smollm2.json")],
-    "llmbar": ["--suite", "llmbar", *LOCAL, "--limit", "3",
+    "llmbar": ["--suite", "llmbar", *LOCAL, "--limit", "5",
                "--json", str(RESULTS / "e2e_llmbar_smollm2.json")],
-    "evalbiasbench": ["--suite", "evalbiasbench", *LOCAL, "--limit", "2",
+    "evalbiasbench": ["--suite", "evalbiasbench", *LOCAL, "--limit", "4",
                       "--json", str(RESULTS / "e2e_evalbiasbench_smollm2.json")],
 }
 """The committed runs: ``debias bench e2e <args>``."""
