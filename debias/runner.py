@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from debias.concurrency import run_bounded
 from debias.errors import BiasDetectedError
 from debias.io import JsonlAppender, finished_ids
 from debias.loop import Debiaser
@@ -86,7 +87,6 @@ async def arun_batch(
     done = finished_ids(out)
     summary = Summary()
     statuses: Counter[str] = Counter()
-    sem = asyncio.Semaphore(concurrency)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -95,7 +95,7 @@ async def arun_batch(
 
     with JsonlAppender(out) as writer:
 
-        async def work(item: Item) -> None:
+        async def work(_: str, item: Item) -> None:
             t0 = time.perf_counter()
             try:
                 result = await debiaser.ajudge(item)
@@ -109,25 +109,16 @@ async def arun_batch(
             summary.usage = summary.usage.add(result.usage)
             if bar is not None:
                 bar.update(1)
-            sem.release()
 
-        tasks: set[asyncio.Task[None]] = set()
+        def resumed(_: str) -> None:
+            summary.resumed += 1
+            if bar is not None:
+                bar.update(1)
+
         try:
-            for item in items:
-                if item.id in done:
-                    summary.resumed += 1
-                    if bar is not None:
-                        bar.update(1)
-                    continue
-                await sem.acquire()
-                task = asyncio.create_task(work(item))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.gather(*tasks)
+            await run_bounded(((item.id, item) for item in items), work,
+                              concurrency=concurrency, skip=done, on_skip=resumed)
         finally:
-            for task in tasks:
-                task.cancel()
             if bar is not None:
                 bar.close()
     summary.statuses = dict(statuses)

@@ -9,16 +9,16 @@ dropped file and retries failed ones (the errors file is rewritten on every run)
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from debias.concurrency import run_bounded
 from debias.io import JsonlAppender, finished_ids
 from debias.types import Usage
 from detectors.training.records import ErrorRecord
@@ -132,7 +132,6 @@ async def run_jobs(jobs: Iterable[Job], out: str | Path, *, stage: str, concurre
     err_file = errors_path(out)
     err_file.parent.mkdir(parents=True, exist_ok=True)
     err_file.write_text("", encoding="utf-8")
-    sem = asyncio.Semaphore(concurrency)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -162,31 +161,26 @@ async def run_jobs(jobs: Iterable[Job], out: str | Path, *, stage: str, concurre
                 if outcome.usage is not None:
                     summary.usage = summary.usage.add(outcome.usage)
             finally:
-                sem.release()
                 if bar is not None:
                     bar.update(1)
 
-        tasks: set[asyncio.Task[None]] = set()
-        seen: set[str] = set()
-        try:
-            for job_id, fn in jobs:
+        def unique(pairs: Iterable[Job]) -> Iterator[Job]:
+            seen: set[str] = set()
+            for job_id, fn in pairs:
                 if job_id in seen:
                     raise ValueError(f"duplicate id {job_id!r} in the {stage} input")
                 seen.add(job_id)
-                if job_id in skip:
-                    summary.resumed += 1
-                    if bar is not None:
-                        bar.update(1)
-                    continue
-                await sem.acquire()
-                task = asyncio.create_task(work(job_id, fn))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.gather(*tasks)
+                yield job_id, fn
+
+        def resumed(_: str) -> None:
+            summary.resumed += 1
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            await run_bounded(unique(jobs), work, concurrency=concurrency, skip=skip,
+                              on_skip=resumed)
         finally:
-            for task in tasks:
-                task.cancel()
             if bar is not None:
                 bar.close()
     summary.tags = dict(tags)
