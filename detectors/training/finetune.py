@@ -277,9 +277,10 @@ def train_lora(model: Any, tokenizer: Any, examples: list[TrainExample], config:
         start, history = int(state["step"]), list(state.get("losses", []))
         _trim_log(out, start)
         say(f"resuming from checkpoint {path} (step {start}/{total})")
-    elif not config.resume:
-        shutil.rmtree(checkpoints_dir(out), ignore_errors=True)
-        (out / CARD).unlink(missing_ok=True)
+    else:
+        if not config.resume:
+            shutil.rmtree(checkpoints_dir(out), ignore_errors=True)
+            (out / CARD).unlink(missing_ok=True)
         _trim_log(out, 0)
     report.resumed_from = start
 
