@@ -8,6 +8,7 @@ pure function of the round's findings and the verdict history.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -135,6 +136,43 @@ class Rewriter(Protocol):
         ...
 
 
+class ProbeCache:
+    """Verdicts already obtained for one item, by request (answers identical probes).
+
+    Two requests share an entry exactly when their
+    :meth:`~debias.judges.base.JudgeRequest.fingerprint` is equal: the key holds the
+    same fields as a tuple (task, instruction, candidates, the cue when shown, order,
+    feedback as JSON), so no JSON is encoded and hashed per request, and each feedback
+    object is dumped once.
+    """
+
+    def __init__(self) -> None:
+        self._verdicts: dict[tuple[Any, ...], Verdict] = {}
+        self._feedback: dict[int, tuple[Feedback, str]] = {}
+
+    def key(self, request: JudgeRequest) -> tuple[Any, ...]:
+        """The cache key of ``request``."""
+        fb = request.feedback
+        fb_json: str | None = None
+        if fb is not None:
+            got = self._feedback.get(id(fb))
+            if got is None or got[0] is not fb:
+                got = self._feedback[id(fb)] = (fb, json.dumps(fb.model_dump(mode="json"), sort_keys=True,
+                                                               ensure_ascii=False))
+            fb_json = got[1]
+        item = request.item
+        return (item.task, item.instruction, tuple(item.candidates), item.cue if request.with_cue else None,
+                tuple(request.order), fb_json)
+
+    def get(self, key: tuple[Any, ...]) -> Verdict | None:
+        """The verdict stored under ``key``, or None."""
+        return self._verdicts.get(key)
+
+    def put(self, key: tuple[Any, ...], verdict: Verdict) -> None:
+        """Store ``verdict`` under ``key``."""
+        self._verdicts[key] = verdict
+
+
 @dataclass(frozen=True)
 class JudgeCall:
     """Effect: judge one request."""
@@ -213,7 +251,7 @@ class Debiaser:
         request = JudgeRequest.first(item)
         rounds: list[Round] = []
         probe_log: list[ProbeRecord] = []
-        probe_cache: dict[str, Verdict] = {}
+        probe_cache = ProbeCache()
         usage = Usage()
         verdicts: list[Verdict] = []
 
@@ -235,7 +273,7 @@ class Debiaser:
                     return finish(Status.ERROR, None, "judge failed", error=f"{type(exc).__name__}: {exc}")
                 return finish(Status.UNRESOLVED, verdicts[-1], f"revision failed: {exc}")
             usage = usage.add(verdict.usage)
-            probe_cache[request.fingerprint()] = verdict
+            probe_cache.put(probe_cache.key(request), verdict)
             ctx = DetectContext(item=item, request=request, verdict=verdict, history=list(rounds),
                                 mode="live", can_rewrite=self.rewriter is not None)
             findings = yield from self._detect(ctx, index, probe_cache, probe_log)
@@ -267,7 +305,7 @@ class Debiaser:
             request = request.variant(feedback=feedback)
         raise AssertionError("unreachable: decide() stops at max_rounds")  # pragma: no cover
 
-    def _detect(self, ctx: DetectContext, index: int, cache: dict[str, Verdict],
+    def _detect(self, ctx: DetectContext, index: int, cache: ProbeCache,
                 log: list[ProbeRecord]) -> Generator[Any, Any, list[Finding]]:
         plans: list[tuple[Detector, list[ProbeSpec]]] = []
         findings: dict[int, Finding] = {}
@@ -286,25 +324,26 @@ class Debiaser:
                 req = spec.apply(ctx.request)
                 wanted.setdefault(spec.key, (det.name, spec, req))
         results: dict[str, Verdict | None] = {}
-        to_run: list[tuple[str, str, ProbeSpec, JudgeRequest]] = []
+        to_run: list[tuple[str, str, ProbeSpec, JudgeRequest, tuple[Any, ...] | None]] = []
         for key, (det_name, spec, req) in wanted.items():
-            fp = req.fingerprint()
-            if spec.rewrite is None and fp in cache:
-                results[key] = cache[fp]
-                log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name, verdict=cache[fp], cached=True))
+            fp = cache.key(req) if spec.rewrite is None else None
+            hit = cache.get(fp) if fp is not None else None
+            if hit is not None:
+                results[key] = hit
+                log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name, verdict=hit, cached=True))
             else:
-                to_run.append((key, det_name, spec, req))
+                to_run.append((key, det_name, spec, req, fp))
         if to_run:
-            outcomes = yield ProbeCall([(spec, req) for _, _, spec, req in to_run])
-            for (key, det_name, spec, req), out in zip(to_run, outcomes, strict=True):
+            outcomes = yield ProbeCall([(spec, req) for _, _, spec, req, _ in to_run])
+            for (key, det_name, _spec, _req, fp), out in zip(to_run, outcomes, strict=True):
                 if isinstance(out, Failure):
                     results[key] = None
                     log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name,
                                            error=f"{type(out.exc).__name__}: {out.exc}"))
                 else:
                     results[key] = out
-                    if spec.rewrite is None:
-                        cache[req.fingerprint()] = out
+                    if fp is not None:
+                        cache.put(fp, out)
                     log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name, verdict=out))
         ordered: list[Finding] = []
         for k, (det, specs) in enumerate(plans):

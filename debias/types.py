@@ -243,7 +243,7 @@ class Finding(BaseModel):
     status: Literal["ok", "skipped", "error"] = "ok"
     reason: str | None = None
     policy: Literal["revise", "aggregate", "flag", "raise"] = "revise"
-    suggested: Verdict | None = None
+    suggested: ValidVerdict | None = None
     calls: int = 0
     usage: Usage = Field(default_factory=Usage)
 
@@ -262,7 +262,7 @@ class Feedback(BaseModel):
         text: The rendered feedback message.
     """
 
-    prior: Verdict
+    prior: ValidVerdict
     findings: list[Finding]
     text: str
 
@@ -279,7 +279,7 @@ class Round(BaseModel):
     """
 
     index: int
-    verdict: Verdict
+    verdict: ValidVerdict
     findings: list[Finding] = Field(default_factory=list)
     decision: str = ""
     feedback: Feedback | None = None
@@ -298,7 +298,7 @@ class ProbeRecord(BaseModel):
 
     key: str
     detector: str
-    verdict: Verdict | None = None
+    verdict: ValidVerdict | None = None
     cached: bool = False
     error: str | None = None
 
@@ -318,7 +318,7 @@ class Result(BaseModel):
         elapsed_s: Wall time spent on the item.
     """
 
-    verdict: Verdict | None = None
+    verdict: ValidVerdict | None = None
     status: Status
     stop_reason: str = ""
     rounds: list[Round] = Field(default_factory=list)

@@ -115,7 +115,7 @@ def compare_lengths(candidates: Sequence[str], chosen: int) -> LengthComparison:
         chars=chars, tokens=tokens, chosen=chosen, rejected_tokens=med,
         ratio=mine / max(med, 1.0), char_ratio=chars[chosen] / max(med_chars, 1.0),
         rel_diff=(mine - med) / max(mine, med, 1.0), extra_tokens=mine - med,
-        longest=max(range(len(tokens)), key=lambda i: (tokens[i], -i)),
+        longest=tokens.index(max(tokens)),  # the first of the longest
     )
 
 
@@ -190,6 +190,8 @@ def is_bare_answer(text: str) -> bool:
 
 def is_concise_answer(text: str, max_tokens: int = 16) -> bool:
     """A bare final answer, or a very short text stating a number ("The answer is 17.")."""
+    if not _DIGIT.search(text):
+        return False  # both tests below need a digit; counting the tokens of long prose is not free
     if is_bare_answer(text):
         return True
     return count_tokens(text, exact=False) <= max_tokens and bool(numbers(text))

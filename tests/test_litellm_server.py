@@ -213,7 +213,7 @@ def test_plain_function_responder(srv: OpenAIServer) -> None:
 
 def test_serves_32_requests_concurrently() -> None:
     """Functional check (the throughput number lives in benchmarks/throughput.py)."""
-    with OpenAIServer(CueFollowing(), latency=0.3) as server:
+    with OpenAIServer(CueFollowing(), latency=1.5) as server:
         url = server.base_url + "/chat/completions"
         with ThreadPoolExecutor(32) as pool:
             results = list(pool.map(lambda _: _post(url, _chat("### Output (a):\nx")), range(32)))

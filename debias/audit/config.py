@@ -19,8 +19,11 @@ class AuditConfig(BaseModel):
         join: Second file for formats that join two files (PandaLM test set, Bias4 items).
         detectors: Cheap detectors to run offline: ``auto`` (all registered cheap ones),
             ``none``, or a spec such as ``"position,bandwagon"``.
-        sentiment: Which items get tone scores: ``auto`` (items tagged
-            ``metadata.bias = "sentiment"``), ``all`` or ``off``.
+        sentiment: Which items get tone scores, for the sentiment metrics and the
+            sentiment-bias detectors: ``auto`` (items tagged ``metadata.bias =
+            "sentiment"``; on the others those detectors report ``skipped``), ``all``
+            (every item; tone scoring costs about twice as much as the rest of the
+            audit per item) or ``off``.
         n_boot: Bootstrap replicates per metric (0 = no intervals).
         seed: Seed of the bootstrap.
         jobs: Worker processes; 0 = automatic (1 for inputs under 8 MB, else one per core).

@@ -38,9 +38,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--join", type=Path, metavar="FILE",
                    help="second file for joined formats (PandaLM test set, Bias4-Eval items)")
     p.add_argument("--detectors", default="auto", metavar="NAMES",
-                   help="cheap detectors to run offline: auto (all), none, or e.g. position,bandwagon")
+                   help="cheap detectors to run offline: auto (all; sentiment-bias detectors only on the "
+                        "items --sentiment selects), none, or e.g. position,bandwagon")
     p.add_argument("--sentiment", choices=("auto", "all", "off"), default="auto",
-                   help="which items get tone scores (auto: items tagged metadata.bias=sentiment)")
+                   help="which items get tone scores, for the sentiment metrics and the sentiment "
+                        "detector (auto: items tagged metadata.bias=sentiment, the others count as "
+                        "skipped; all: every item, 2-3 times the audit's CPU cost; off: none)")
     p.add_argument("--report", type=Path, metavar="report.html", help="write the HTML report")
     p.add_argument("--json", type=Path, metavar="metrics.json", help="write every number as JSON")
     p.add_argument("--flagged", type=Path, metavar="flagged.jsonl",

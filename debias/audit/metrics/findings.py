@@ -4,7 +4,8 @@ The audit runs the selected cheap detectors through
 :func:`detectors.offline.detect_offline` on each judge's verdicts (recorded verdicts
 in other orders or without the cue answer the detectors' probes). Observations per
 finding: ``("f", bias, detector, status)`` with status ``detected``, ``clean``,
-``skipped`` (the data cannot answer the detector's probes) or ``error``; and, when the
+``skipped`` (the data cannot answer the detector's probes, or the ``sentiment`` mode
+left the item out of tone scoring) or ``error``; and, when the
 item has a gold bias label about the detector's bias type (``metadata["bias"]``),
 ``("q", detector, gold, predicted)`` to score the detector.
 
@@ -67,7 +68,8 @@ def summarize(counts: Counts, ctx: SummaryContext) -> Section:
         metrics[f"findings_rate.{bias}"] = proportion(
             sub, ("detected",), ("clean",), key=ctx.key(f"findings_rate.{bias}"),
             seed=ctx.seed, n_boot=ctx.n_boot,
-            empty=f"every {bias} detector skipped (the data cannot answer its probes)")
+            empty=f"every {bias} detector skipped (the data cannot answer its probes"
+                  + (", or --sentiment left the items out)" if bias == "sentiment" else ")"))
     for name in sorted({k[1] for k in counts if k[0] == "q"}):
         sub_q = {(k[2], k[3]): v for k, v in counts.items() if k[0] == "q" and k[1] == name}
         metrics.update(quality(sub_q, name, ctx))

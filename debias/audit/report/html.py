@@ -265,7 +265,8 @@ class ReportBuilder:
         labels = sorted({k for s in self.r.scopes() for k in self.r.metrics(s) if k.startswith("bias_label_rate.")})
         head = ('<section id="findings"><h2>Detector findings</h2><p class="lead">The cheap detectors run '
                 "offline on the recorded verdicts (other orders / verdicts without the cue answer their "
-                "probes). A detector that needs a probe the data lacks is counted as skipped.</p>")
+                "probes). A detector that needs a probe the data lacks is counted as skipped; so is the "
+                "sentiment detector on items that <code>--sentiment</code> does not tone-score.</p>")
         if not biases and not quality and not labels:
             return head + '<div class="na-box">No detector ran (see <code>--detectors</code>).</div></section>'
         body = ""
