@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -162,3 +163,40 @@ class JsonlAppender:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+CSV_FIELD_LIMIT = 1 << 27
+
+
+def raise_csv_field_limit() -> None:
+    """Let the csv module read long fields (the limit is process-wide; never lowered)."""
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+
+
+def csv_records(reader: Iterator[list[str]], *, source: str | None,
+                name_rows: bool = False) -> Iterator[tuple[int, int, list[str]]]:
+    """``(row, line, values)`` for each non-blank record left in a ``csv.reader``.
+
+    ``row`` counts non-blank records from 1; ``line`` is the physical line where the
+    record starts (records may span lines).
+
+    Raises:
+        InputError: For a malformed record, naming its line (and its row with ``name_rows``).
+    """
+    end = reader.line_num  # type: ignore[attr-defined]
+    row = 0
+    while True:
+        start = end + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            prefix = f"row {row + 1}: " if name_rows else ""
+            raise InputError(f"{prefix}malformed CSV ({exc})", line=start, source=source) from None
+        end = reader.line_num  # type: ignore[attr-defined]
+        if not any(v.strip() for v in values):
+            continue
+        row += 1
+        yield row, start, values

@@ -43,6 +43,7 @@ from typing import IO, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from debias.errors import InputError
+from debias.io import csv_records, raise_csv_field_limit
 from debias.ordering import to_original
 from debias.types import Item, Verdict
 from detectors.cues import normalise_statement
@@ -52,7 +53,6 @@ RBD_BIASES: tuple[str, ...] = ("position", "bandwagon", "verbosity", "sentiment"
 REQUIRED_COLUMNS: tuple[str, ...] = ("bias_category", "llm_judge_model", "instruction", "choices",
                                      "llm_judgment")
 LABEL_COLUMNS: tuple[str, ...] = ("bias_label", "deepseek_prediction_bias_label")
-_FIELD_LIMIT = 1 << 27
 
 _STATEMENT = re.compile(r"\A\s*###\s*Statement:[ \t]*(?P<cue>[^\n]*)\n?", re.IGNORECASE)
 _FIRST_EVAL = re.compile(r"###\s*First Evaluation[^\n]*\n", re.IGNORECASE)
@@ -265,13 +265,6 @@ def parse_rbd_row(fields: Mapping[str, str | None], row: int, line: int = 0,
     )
 
 
-def _raise_field_limit() -> None:
-    # The csv module's field limit is process-wide; raise it (never lower it) so long
-    # rendered choices fit.
-    if csv.field_size_limit() < _FIELD_LIMIT:
-        csv.field_size_limit(_FIELD_LIMIT)
-
-
 def iter_rbd_csv(source: str | Path | IO[str], *, skip_invalid: bool = False,
                  errors: list[InputError] | None = None) -> Iterator[RBDRecord]:
     """Stream the records of an RBD reasoning-supervision CSV.
@@ -297,7 +290,7 @@ def iter_rbd_csv(source: str | Path | IO[str], *, skip_invalid: bool = False,
         close = True
     else:
         fh, close = source, False
-    _raise_field_limit()
+    raise_csv_field_limit()
     try:
         reader = csv.reader(fh)
         try:
@@ -311,20 +304,7 @@ def iter_rbd_csv(source: str | Path | IO[str], *, skip_invalid: bool = False,
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)}; found {', '.join(columns)}",
                              line=1, field=missing[0], source=name)
-        row = 0
-        end_line = reader.line_num
-        while True:
-            start = end_line + 1
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise InputError(f"row {row + 1}: malformed CSV ({exc})", line=start, source=name) from None
-            end_line = reader.line_num
-            if not any(v.strip() for v in values):
-                continue
-            row += 1
+        for row, start, values in csv_records(reader, source=name, name_rows=True):
             if len(values) != len(columns):
                 exc = InputError(f"row {row}: {len(values)} fields, header has {len(columns)}",
                                  line=start, source=name)

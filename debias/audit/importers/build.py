@@ -12,8 +12,7 @@ from debias.audit.importers.jsonstream import missing
 from debias.audit.importers.values import TIE, Slot
 from debias.audit.records import BadRecord
 from debias.errors import ConfigError, InputError
-
-_FIELD_LIMIT = 1 << 27
+from debias.io import csv_records, raise_csv_field_limit
 
 
 def text(value: Any) -> str:
@@ -64,19 +63,13 @@ def require_join(options_join: Path | None, what: str, fmt: str) -> Path:
     return options_join
 
 
-def raise_field_limit() -> None:
-    """Let the csv module read long fields (the limit is process-wide; never lowered)."""
-    if csv.field_size_limit() < _FIELD_LIMIT:
-        csv.field_size_limit(_FIELD_LIMIT)
-
-
 def iter_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, dict[str, str]] | BadRecord]:
     """``(line, row)`` for each data row of a CSV with a header (line = where it starts).
 
     Raises:
         InputError: Empty file or unreadable header/row structure.
     """
-    raise_field_limit()
+    raise_csv_field_limit()
     source = str(path)
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
@@ -84,18 +77,7 @@ def iter_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, dict[
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise InputError("empty file: no header row", line=1, source=source) from None
-        end = reader.line_num
-        while True:
-            start = end + 1
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise InputError(f"malformed CSV ({exc})", line=start, source=source) from None
-            end = reader.line_num
-            if not any(v.strip() for v in values):
-                continue
+        for _, start, values in csv_records(reader, source=source):
             if len(values) != len(header):
                 yield BadRecord(start, f"{len(values)} fields, the header has {len(header)}", source)
                 continue
@@ -104,7 +86,7 @@ def iter_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, dict[
 
 def csv_header(path: Path, delimiter: str = ",") -> list[str]:
     """The header row of a CSV ([] when unreadable)."""
-    raise_field_limit()
+    raise_csv_field_limit()
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             return [h.strip() for h in next(csv.reader(fh, delimiter=delimiter), [])]
