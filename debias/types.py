@@ -210,6 +210,8 @@ class Evidence(BaseModel):
         probes: Keys of the probes whose verdicts were used.
     """
 
+    model_config = ConfigDict(frozen=True)
+
     compared: str = ""
     values: dict[str, Any] = Field(default_factory=dict)
     probes: list[str] = Field(default_factory=list)
@@ -231,7 +233,12 @@ class Finding(BaseModel):
         policy: On-bias policy of the detector that produced this finding.
         suggested: For ``aggregate`` policies: the aggregated verdict the detector proposes.
         calls: Detector model calls made (reasoning detectors).
+
+    Findings are immutable: a detector may hand out the same instance for the same
+    input (skipped findings, memoised assessments of a verdict pattern).
     """
+
+    model_config = ConfigDict(frozen=True)
 
     detector: str
     version: str = "1"

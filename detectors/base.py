@@ -13,15 +13,17 @@ instead and run after the cheap ones, as the cascade setting says.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from debias.errors import ConfigError
 from debias.judges.base import JudgeRequest
-from debias.types import BiasType, Finding, Round, ValidItem, ValidVerdict, Verdict
+from debias.types import BiasType, Finding, Item, Round, Verdict
 
 Mode = Literal["live", "offline"]
 Policy = Literal["revise", "aggregate", "flag", "raise"]
@@ -70,11 +72,19 @@ class ProbeSpec(BaseModel):
             return False
         order = self.order if self.order is not None else request.order
         with_cue = self.with_cue if self.with_cue is not None else request.with_cue
-        return list(verdict.order) == list(order) and verdict.with_cue == with_cue
+        # Orders are lists in validated models; a sequence of another type is compared as a list.
+        mine = verdict.order if type(verdict.order) is list else list(verdict.order)
+        want = order if type(order) is list else list(order)
+        return verdict.with_cue == with_cue and mine == want
 
 
-class DetectContext(BaseModel):
+@dataclass(frozen=True, slots=True)
+class DetectContext:
     """Everything a detector may look at.
+
+    A plain frozen dataclass rather than a pydantic model: it is built once per examined
+    verdict (millions of times in an audit) from parts that are already validated. Item
+    and verdict given as dicts are still validated into models.
 
     Attributes:
         item: The item (original numbering).
@@ -83,16 +93,28 @@ class DetectContext(BaseModel):
         history: Earlier rounds of the loop (empty offline and in round 0).
         mode: ``live`` (probes go to the judge) or ``offline`` (recorded verdicts only).
         can_rewrite: Whether a rewriter model is configured for rewrite probes.
+
+    Raises:
+        pydantic.ValidationError: For an item or verdict dict that is not valid.
+        TypeError: For arguments of the wrong type.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    item: ValidItem
+    item: Item
     request: JudgeRequest
-    verdict: ValidVerdict
-    history: list[Round] = Field(default_factory=list)
+    verdict: Verdict
+    history: Sequence[Round] = ()
     mode: Mode = "live"
     can_rewrite: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.item, Item):
+            object.__setattr__(self, "item", Item.model_validate(self.item))
+        if not isinstance(self.verdict, Verdict):
+            object.__setattr__(self, "verdict", Verdict.model_validate(self.verdict))
+        if not isinstance(self.request, JudgeRequest):
+            raise TypeError(f"DetectContext.request must be a JudgeRequest, got {type(self.request).__name__}")
+        if self.mode not in ("live", "offline"):
+            raise ValueError(f"DetectContext.mode must be 'live' or 'offline', got {self.mode!r}")
 
 
 @runtime_checkable
@@ -202,9 +224,18 @@ def parse_detector_specs(spec: str | list[str] | None) -> list[AnyDetector]:
 
 
 def skipped(det: Any, reason: str) -> Finding:
-    """A ``skipped`` finding for detector ``det``."""
-    return Finding(detector=det.name, version=det.version, bias=det.bias, status="skipped",
-                   reason=reason, policy=det.policy)
+    """A ``skipped`` finding for detector ``det``.
+
+    Findings are immutable, so the same instance serves every verdict that a detector
+    skips for the same reason (a few distinct reasons; most audit items are skipped by
+    some detector).
+    """
+    return _skipped(det.name, det.version, det.bias, det.policy, reason)
+
+
+@lru_cache(maxsize=1024)
+def _skipped(name: str, version: str, bias: BiasType, policy: Policy, reason: str) -> Finding:
+    return Finding(detector=name, version=version, bias=bias, status="skipped", reason=reason, policy=policy)
 
 
 def errored(det: Any, exc: BaseException) -> Finding:

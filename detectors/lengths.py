@@ -14,10 +14,20 @@ import math
 import re
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 _APPROX_TOKEN = re.compile(r"[A-Za-z]{1,6}|\d{1,3}|[^\sA-Za-z\d]", re.UNICODE)
+
+
+def _byte_class(pred: Callable[[str], bool]) -> bytes:
+    """A ``bytes.translate`` table mapping ASCII bytes in a class to ``1``, others to ``0``."""
+    return bytes(ord("1") if i < 128 and pred(chr(i)) else ord("0") for i in range(256))
+
+
+_LETTER_BITS = _byte_class(lambda c: c.isalpha())
+_DIGIT_BITS = _byte_class(lambda c: c.isdigit())
+_OTHER_BITS = _byte_class(lambda c: not (c.isalnum() or c.isspace()))
 _DIGIT = re.compile(r"\d")  # every number match contains one (same Unicode digit class as _NUM)
 _NUM = re.compile(r"(?<![\w.])-?\$?\d[\d,]*(?:\.\d+)?(?![\w])|(?<![\w.])-?\$?\.\d+(?![\w])")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z*#(\[\"'$])|\n+")
@@ -50,7 +60,41 @@ def count_tokens(text: str, *, exact: bool = True) -> int:
         enc = _tiktoken_encoder()
         if enc is not None:
             return len(enc(text))
+    if text.isascii():
+        return _approx_tokens_ascii(text)
     return len(_APPROX_TOKEN.findall(text))
+
+
+def _chunks(bits: int, size: int) -> int:
+    """Sum of ``ceil(run / size)`` over the runs of set bits (most significant = first character)."""
+    starts = bits & ~(bits >> 1)  # first character of each run
+    n = 0
+    while starts:
+        n += starts.bit_count()
+        for _ in range(size):  # keep positions followed by ``size`` more characters of the run
+            bits &= bits << 1
+        starts &= bits  # runs long enough for one more chunk
+    return n
+
+
+def _approx_tokens_ascii(text: str) -> int:
+    """``len(_APPROX_TOKEN.findall(text))`` for ASCII text, without the regex engine.
+
+    The pattern's matches are: each run of ASCII letters in chunks of 6, each run of
+    digits in chunks of 3, and every other non-space character. Mapping each character
+    to a bit of a Python integer (``bytes.translate`` + ``int(..., 2)``, both C loops)
+    counts the same matches with a few word-parallel shifts: about twice as fast as
+    ``findall`` on typical answers, and the count is the verbosity detector's largest
+    cost in an audit. Equality with the regex is property-tested.
+    """
+    if not text:
+        return 0
+    raw = text.encode("ascii")
+    n = raw.translate(_OTHER_BITS).count(49) + _chunks(int(raw.translate(_LETTER_BITS), 2), 6)
+    digits = raw.translate(_DIGIT_BITS)
+    if 49 in digits:  # b"1"
+        n += _chunks(int(digits, 2), 3)
+    return n
 
 
 def tokenizer_name() -> str:
@@ -58,8 +102,7 @@ def tokenizer_name() -> str:
     return "tiktoken:cl100k_base" if _tiktoken_encoder() is not None else "regex-approximation"
 
 
-@dataclass(frozen=True)
-class LengthComparison:
+class LengthComparison(NamedTuple):
     """Length of the chosen candidate against the rejected ones.
 
     Attributes:
@@ -72,6 +115,8 @@ class LengthComparison:
         rel_diff: ``(chosen - rejected) / max(chosen, rejected)`` in tokens, in [-1, 1].
         extra_tokens: Chosen tokens minus the rejected median.
         longest: Original index of the longest candidate (by tokens).
+
+    A named tuple (built once per examined verdict in audits: cheaper than a frozen dataclass).
     """
 
     chars: list[int]
@@ -91,11 +136,6 @@ class LengthComparison:
                 "extra_tokens": round(self.extra_tokens, 1), "tokenizer": tokenizer_name()}
 
 
-def _median(values: list[int]) -> float:
-    # statistics.median of one value is that value (the pairwise case, the hot path).
-    return float(values[0]) if len(values) == 1 else float(statistics.median(values))
-
-
 def compare_lengths(candidates: Sequence[str], chosen: int) -> LengthComparison:
     """Compare the chosen candidate's length with the rejected candidates'.
 
@@ -106,16 +146,16 @@ def compare_lengths(candidates: Sequence[str], chosen: int) -> LengthComparison:
         raise ValueError(f"need >= 2 candidates and a chosen index, got {len(candidates)}, {chosen}")
     chars = [len(c) for c in candidates]
     tokens = [count_tokens(c) for c in candidates]
-    rej = [t for i, t in enumerate(tokens) if i != chosen]
-    rej_chars = [c for i, c in enumerate(chars) if i != chosen]
-    med = _median(rej)
-    med_chars = _median(rej_chars)
+    if len(tokens) == 2:  # pairwise: the median of one rejected value is that value
+        med, med_chars = float(tokens[1 - chosen]), float(chars[1 - chosen])
+    else:
+        med = float(statistics.median([t for i, t in enumerate(tokens) if i != chosen]))
+        med_chars = float(statistics.median([c for i, c in enumerate(chars) if i != chosen]))
     mine = float(tokens[chosen])
     return LengthComparison(
-        chars=chars, tokens=tokens, chosen=chosen, rejected_tokens=med,
-        ratio=mine / max(med, 1.0), char_ratio=chars[chosen] / max(med_chars, 1.0),
-        rel_diff=(mine - med) / max(mine, med, 1.0), extra_tokens=mine - med,
-        longest=tokens.index(max(tokens)),  # the first of the longest
+        chars, tokens, chosen, med, mine / max(med, 1.0), chars[chosen] / max(med_chars, 1.0),
+        (mine - med) / max(mine, med, 1.0), mine - med,
+        tokens.index(max(tokens)),  # the first of the longest
     )
 
 

@@ -39,6 +39,10 @@ class PositionDetector:
         self.max_orders = int(max_orders) if max_orders is not None else None
         # Probe specs are immutable and depend only on (task, order): build each once.
         self._specs: BoundedCache[tuple[str, tuple[int, ...]], tuple[ProbeSpec, ...]] = BoundedCache(256)
+        # A finding depends only on the task and the verdicts' pattern (orders, choices,
+        # ties, preferences, judge, cue setting), never on the texts: an audit of a
+        # million pairs sees a few dozen patterns. Findings are immutable, so they are shared.
+        self._memo: BoundedCache[tuple[object, ...], Finding] = BoundedCache(4096)
 
     def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
         item = ctx.item
@@ -59,12 +63,20 @@ class PositionDetector:
         return [ProbeSpec(key=f"rot{k + 1}", order=r) for k, r in enumerate(rotations)]
 
     def assess(self, ctx: DetectContext, probes: Mapping[str, Verdict | None]) -> Finding:
-        if ctx.item.task == "score":
+        task = ctx.item.task
+        if task == "score":
             return skipped(self, "score task has no candidate order")
-        others = [v for v in probes.values() if v is not None]
-        if not others:
+        used = [(k, v) for k, v in probes.items() if v is not None]
+        if not used:
             return skipped(self, "no verdict in another display order")
-        verdicts = [ctx.verdict, *others]
+        key = (task, _pattern(ctx.verdict), *((k, _pattern(v)) for k, v in used))
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo.put(key, self._assess(ctx.verdict, used))
+        return found
+
+    def _assess(self, verdict: Verdict, used: list[tuple[str, Verdict]]) -> Finding:
+        verdicts = [verdict, *(v for _, v in used)]
         decisions = [None if v.tie else v.choice for v in verdicts]
         slots = [None if v.choice is None else to_slot(v.order, v.choice) for v in verdicts]
         consistent = len(set(decisions)) == 1
@@ -72,13 +84,13 @@ class PositionDetector:
         evidence = Evidence(
             compared="the same candidates judged in different display orders",
             values={
-                "orders": [v.order for v in verdicts],
+                "orders": [list(v.order) for v in verdicts],
                 "choices": decisions,
                 "slots": slots,
                 "consistent": consistent,
                 "rule": "consistent" if consistent else "same-slot" if same_slot else "inconsistent",
             },
-            probes=[k for k, v in probes.items() if v is not None],
+            probes=[k for k, _ in used],
         )
         if consistent:
             return Finding(detector=self.name, version=self.version, bias="position",
@@ -104,6 +116,12 @@ class PositionDetector:
             confidence=0.95 if same_slot else 0.75, evidence=evidence, analysis=analysis,
             policy=self.policy, suggested=aggregate_orders(verdicts),
         )
+
+
+def _pattern(v: Verdict) -> tuple[object, ...]:
+    """Everything of a verdict that a position finding depends on."""
+    return (tuple(v.order), v.choice, v.tie, v.judge, v.with_cue,
+            None if v.probs is None else tuple(v.probs))
 
 
 def aggregate_orders(verdicts: list[Verdict]) -> Verdict:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.lengths import (
@@ -23,6 +25,23 @@ def test_count_tokens_approximation_grows_with_text() -> None:
     assert 4 <= short <= 8
     assert long == pytest.approx(10 * short, rel=0.05)
     assert count_tokens("", exact=False) == 0
+
+
+def _regex_count(text: str) -> int:
+    return len(re.findall(r"[A-Za-z]{1,6}|\d{1,3}|[^\sA-Za-z\d]", text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcXYZ0123 \t\n\x0b\x1c.,$-_'\"é٣\u00a0")), max_size=60)
+       | st.text(max_size=40))
+def test_fast_ascii_count_equals_the_regex(text: str) -> None:
+    assert count_tokens(text, exact=False) == _regex_count(text)
+
+
+@pytest.mark.parametrize("text", ["", "a", "abcdef", "abcdefg", "x" * 13, "1234567", "a1b22c333dddd4444",
+                                  "  ..  ", "Hello, world! 3.14159 is pi." * 50, "word " * 5000])
+def test_fast_ascii_count_on_edge_cases(text: str) -> None:
+    assert count_tokens(text, exact=False) == _regex_count(text)
 
 
 def test_compare_lengths_values() -> None:

@@ -38,18 +38,22 @@ from detectors.sentiment import _WORD, MaskedLexicon, ToneScorer
 WORDS = ["good", "bad", "war", "great", "terrible", "not", "no", "but", "very", "least", "at", "kind", "of",
          "hardly", "lacking", "far", "from", "being", "merely", "mundane", "the", "answer", "is", "fun", "!",
          "??", ":)", "GREAT", "Good!", "so", "never", "this", "without", "doubt", "sort", "happy", "sad",
-         "😀", "delightful", "glorious", "lackluster", "clear", "missed", "nothing"]
+         "😀", "delightful", "glorious", "lackluster", "clear", "missed", "nothing",
+         # words of the derivation and rewriting rules
+         "dismally", "unenthusiastically", "fortunately", "Isn't", "it", "?", "oh", "dear", "me", "just", "a",
+         "it's", "anything", "measly"]
 
 
 def copy_masked_tones(scorer: ToneScorer, texts: list[str]) -> list[float]:
     """Reference: the lexicon copied without the shared words (the former implementation)."""
     analyzer = scorer._analyzer
-    vocab = [set(_WORD.findall(t.lower())) for t in texts]
+    prepared = [scorer.prepare(t) for t in texts]
+    vocab = [set(_WORD.findall(t.lower())) for t in prepared]
     shared = set.intersection(*vocab) & analyzer.lexicon.keys()
     if shared:
         analyzer = copy.copy(scorer._analyzer)
         analyzer.lexicon = {k: v for k, v in scorer._analyzer.lexicon.items() if k not in shared}
-    return [scorer._score(analyzer, scorer.mark_scope(t)) for t in texts]
+    return [scorer._score(analyzer, t) for t in prepared]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +71,10 @@ def test_masked_view_scores_like_a_masked_copy(scorer: ToneScorer, bodies: list[
 
 
 SKIP_WORDS = [*WORDS, "ok", "ok!", "x.", "..", "'great'", "(bad)", ":-(", "(:", "kinda", "yeah", "right",
-              "kiss", "death", "42", "I", "a", "Ünïcode", "café", "🙂", "☹", "FREE!", "lol", "--", "shit"]
+              "kiss", "death", "42", "I", "a", "Ünïcode", "café", "🙂", "☹", "FREE!", "lol", "--", "shit",
+              # derived entries (in the scorer's lexicon, not VADER's) and words they come from
+              "Dismally,", "unexcitingly", "(unremarkably)", "happily!", "remarkably", "likely", "unlike",
+              "uninspiring", "paltry", "alas"]
 
 
 @settings(max_examples=400, deadline=None)
@@ -78,6 +85,22 @@ def test_texts_without_lexicon_words_score_zero_exactly_as_vader(scorer: ToneSco
     text = text.upper() if upper else text
     raw = scorer._analyzer.polarity_scores(text)
     assert scorer._score(scorer._analyzer, text) == (raw["compound"] + raw["pos"] - raw["neg"]) / 2.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(SKIP_WORDS), max_size=14))
+def test_shortcut_is_exact_on_prepared_texts(scorer: ToneScorer, words: list[str]) -> None:
+    # The rewriting rules run before the shortcut; it must still agree with VADER.
+    text = scorer.prepare(" ".join(words))
+    raw = scorer._analyzer.polarity_scores(text)
+    assert scorer._score(scorer._analyzer, text) == (raw["compound"] + raw["pos"] - raw["neg"]) / 2.0
+
+
+def test_derived_entries_are_lexicon_words_for_the_shortcut(scorer: ToneScorer) -> None:
+    # A text whose only sentiment word is a derived entry is scored, not skipped as 0.0.
+    for text in ("dismally", "Unenthusiastically, a pebble.", "fortunately it is so"):
+        assert scorer._score(scorer._analyzer, text) != 0.0
+    assert scorer._score(scorer._analyzer, "likely a pebble") == 0.0  # NOT_DERIVED
 
 
 def test_masked_lexicon_is_a_read_only_view() -> None:
@@ -245,6 +268,12 @@ def test_internal_models_keep_instances_and_validate_dicts() -> None:
         JudgeRequest(item={"id": "z", "task": "pairwise", "instruction": "q", "candidates": ["x"]}, order=[0])
     with pytest.raises(ValidationError, match="out of range"):
         DetectContext(item=item, request=req, verdict={"order": [0, 1], "choice": 2})
+    with pytest.raises(TypeError, match="JudgeRequest"):
+        DetectContext(item=item, request={"order": [0, 1]}, verdict=Verdict(order=[1, 0], choice=1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'live' or 'offline'"):
+        DetectContext(item=item, request=req, verdict=Verdict(order=[1, 0], choice=1), mode="replay")  # type: ignore[arg-type]
+    from_dict = DetectContext(item=json.loads(item.model_dump_json()), request=req, verdict=Verdict(order=[1, 0]))
+    assert from_dict.item == item and from_dict.item is not item
     built = JudgeRequest(item=json.loads(item.model_dump_json()), order=[0, 1])
     assert built.item == item and built.item is not item
 

@@ -104,6 +104,7 @@ class Observer:
                       "--sentiment all scores every item)")
             # One finding per gated detector, reused for every item it skips (never modified).
             self._gated_skip = {d.name: skipped(d, reason) for d in self._tone_gated}
+        self._ungated = [d for d in self.detectors if d.name not in self._gated_skip]
         self.tone = ToneScorer(sentiment, source=shared)
 
     def observe(self, item: Item | LightItem, line: int, tally: Tally) -> None:
@@ -137,7 +138,7 @@ class Observer:
         examined = view.examined()
         if examined and self._tone_gated and item.task != "score" and not self.tone.wants(item):
             chosen.update(self._gated_skip)
-            pending = [d for d in pending if d.name not in self._gated_skip]
+            pending = self._ungated
         for verdict in examined:
             if not pending:
                 break
