@@ -49,7 +49,12 @@ class Usage(BaseModel):
         prompt_tokens: Prompt tokens reported by the backend.
         completion_tokens: Completion tokens reported by the backend.
         cost: Cost in USD as reported by litellm's pricing table (0 when unknown).
+
+    Immutable (sums are new objects, see :meth:`add`), so one zero usage is the shared
+    default of every verdict and finding.
     """
+
+    model_config = ConfigDict(frozen=True)
 
     calls: int = 0
     cached_calls: int = 0
@@ -71,6 +76,10 @@ class Usage(BaseModel):
     def tokens(self) -> int:
         """Prompt plus completion tokens."""
         return self.prompt_tokens + self.completion_tokens
+
+
+#: The zero usage (immutable; the default of every ``usage`` field).
+NO_USAGE = Usage()
 
 
 class Verdict(BaseModel):
@@ -103,7 +112,7 @@ class Verdict(BaseModel):
     probs: list[float] | None = None
     confidence: float | None = None
     tie: bool = False
-    usage: Usage = Field(default_factory=Usage)
+    usage: Usage = NO_USAGE
 
     @field_validator("order")
     @classmethod
@@ -252,7 +261,7 @@ class Finding(BaseModel):
     policy: Literal["revise", "aggregate", "flag", "raise"] = "revise"
     suggested: ValidVerdict | None = None
     calls: int = 0
-    usage: Usage = Field(default_factory=Usage)
+    usage: Usage = NO_USAGE
 
     @property
     def actionable(self) -> bool:
@@ -331,7 +340,7 @@ class Result(BaseModel):
     rounds: list[Round] = Field(default_factory=list)
     probes: list[ProbeRecord] = Field(default_factory=list)
     flagged: list[str] = Field(default_factory=list)
-    usage: Usage = Field(default_factory=Usage)
+    usage: Usage = NO_USAGE
     error: str | None = None
     elapsed_s: float = 0.0
 

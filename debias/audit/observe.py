@@ -10,18 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from debias.audit.metrics import (
-    accuracy,
-    agreement,
-    cues,
-    findings,
-    labels,
-    position,
-    rbd,
-    sentiment,
-    verbosity,
-)
+from debias.audit.metrics import findings, sentiment, verbosity
 from debias.audit.metrics.labels import bias_of
+from debias.audit.patterns import PatternKey, classify_pattern, pattern_key
 
 if TYPE_CHECKING:
     from debias.audit.fastpath import LightItem
@@ -30,9 +21,11 @@ from debias.audit.tone import SentimentMode, ToneScorer
 from debias.audit.view import JudgeView, views
 from debias.errors import ConfigError
 from debias.types import Finding, Item
+from detectors.memo import BoundedCache
 
-#: Families classified from the view alone.
-VIEW_FAMILIES = (accuracy, position, cues, rbd, verbosity, agreement, labels)
+#: Families that read the candidate texts (always classified; the pattern families are
+#: memoised per verdict pattern, see :mod:`debias.audit.patterns`).
+TEXT_FAMILIES = (verbosity,)
 DEFAULT_DETECTORS = "auto"
 
 
@@ -106,6 +99,7 @@ class Observer:
             self._gated_skip = {d.name: skipped(d, reason) for d in self._tone_gated}
         self._ungated = [d for d in self.detectors if d.name not in self._gated_skip]
         self.tone = ToneScorer(sentiment, source=shared)
+        self._patterns: BoundedCache[PatternKey, tuple[tuple[str, object, float], ...]] = BoundedCache(4096)
 
     def observe(self, item: Item | LightItem, line: int, tally: Tally) -> None:
         """Add one item's observations to ``tally``."""
@@ -116,7 +110,15 @@ class Observer:
         for view in views(item, line):
             judge = view.judge
             counts[(judge, "meta", "units")] += 1
-            for fam in VIEW_FAMILIES:
+            key = pattern_key(view)
+            observed = self._patterns.get(key) if key is not None else None
+            if observed is None:
+                observed = classify_pattern(view)
+                if key is not None:
+                    self._patterns.put(key, observed)
+            for name, cat, amount in observed:
+                counts[(judge, name, cat)] += amount
+            for fam in TEXT_FAMILIES:
                 name = fam.FAMILY
                 for cat, amount in fam.classify(view):
                     counts[(judge, name, cat)] += amount

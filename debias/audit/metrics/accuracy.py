@@ -12,6 +12,8 @@ from debias.audit.metrics.estimate import proportion
 from debias.audit.view import TIE, JudgeView, decision
 
 FAMILY = "accuracy"
+#: Metadata keys :func:`classify` reads (part of the pattern key, see :mod:`debias.audit.patterns`).
+METADATA_KEYS: tuple[str, ...] = ()
 
 
 def classify(view: JudgeView) -> Observations:

@@ -18,6 +18,8 @@ from debias.audit.metrics.estimate import Estimate, bootstrap, numpy
 from debias.audit.view import TIE, JudgeView, decision
 
 FAMILY = "agreement"
+#: Metadata keys :func:`classify` reads (part of the pattern key, see :mod:`debias.audit.patterns`).
+METADATA_KEYS: tuple[str, ...] = ("human_label",)
 
 
 def _class(value: object, n: int) -> str | None:

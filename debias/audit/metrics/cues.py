@@ -30,6 +30,8 @@ from debias.audit.metrics.estimate import proportion
 from debias.audit.view import JudgeView, decision
 
 FAMILY = "cue"
+#: Metadata keys :func:`classify` reads (part of the pattern key, see :mod:`debias.audit.patterns`).
+METADATA_KEYS: tuple[str, ...] = ("cue_target",)
 REASK = "reask"
 _NAMED = re.compile(
     r"\b(?:output|response|assistant|answer|choice|option|candidate|model)\s*\(?([a-j]|10|[1-9])\)?(?!\w)",

@@ -21,6 +21,8 @@ from debias.audit.metrics.estimate import Estimate, bootstrap, get, proportion, 
 from debias.audit.view import JudgeView
 
 FAMILY = "labels"
+#: Metadata keys :func:`classify` reads (part of the pattern key, see :mod:`debias.audit.patterns`).
+METADATA_KEYS: tuple[str, ...] = ("bias", "bias_label", "detector_labels")
 YES, NO, BAD = "yes", "no", "unparseable"
 
 

@@ -24,6 +24,8 @@ from debias.audit.metrics.estimate import Estimate, bootstrap, get, proportion, 
 from debias.audit.view import JudgeView, decision
 
 FAMILY = "position"
+#: Metadata keys :func:`classify` reads (part of the pattern key, see :mod:`debias.audit.patterns`).
+METADATA_KEYS: tuple[str, ...] = ()
 CATEGORIES = ("consistent", "first", "later", "mixed")
 
 

@@ -24,6 +24,8 @@ from debias.audit.view import Decision, JudgeView, decision
 from debias.types import Verdict
 
 FAMILY = "rbd"
+#: Metadata keys :func:`classify` reads (part of the pattern key, see :mod:`debias.audit.patterns`).
+METADATA_KEYS: tuple[str, ...] = ("bias",)
 KNOWN_BIASES = ("verbosity", "sentiment", "bandwagon", "position", "other")
 
 
