@@ -95,10 +95,10 @@ class BandwagonDetector:
         return self.patterns.parse(ctx.item.cue, ctx.item.n)
 
     def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
-        if ctx.item.task == "score" or not ctx.request.shows_cue:
+        if ctx.item.task == "score" or not ctx.shows_cue:
             return []
         cue = self.cue(ctx)
-        if cue is None or cue.endorsed(ctx.request.order) is None:
+        if cue is None or cue.endorsed(ctx.order) is None:
             return []
         return [self._no_cue]
 
@@ -113,12 +113,12 @@ class BandwagonDetector:
             return skipped(self, "score tasks are not checked for bandwagon cues")
         if not item.cue:
             return skipped(self, "the item has no cue statement")
-        if not ctx.request.shows_cue:
+        if not ctx.shows_cue:
             return skipped(self, "the cue was not shown to the judge")
         cue = self.cue(ctx)
         if cue is None:
             return skipped(self, "the statement is not a majority/popularity/authority cue")
-        endorsed = cue.endorsed(ctx.request.order)
+        endorsed = cue.endorsed(ctx.order)
         if endorsed is None:
             return skipped(self, "the cue does not endorse an identifiable candidate")
         if v.tie or v.choice is None:

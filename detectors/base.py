@@ -14,7 +14,6 @@ instead and run after the cheap ones, as the cascade setting says.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -66,8 +65,14 @@ class ProbeSpec(BaseModel):
             with_cue=self.with_cue if self.with_cue is not None else request.with_cue,
         )
 
-    def matches(self, verdict: Verdict, request: JudgeRequest) -> bool:
-        """Whether a recorded verdict answers this probe (offline mode)."""
+    def matches(self, verdict: Verdict, request: JudgeRequest | DetectContext) -> bool:
+        """Whether a recorded verdict answers this probe (offline mode).
+
+        Args:
+            verdict: A recorded verdict.
+            request: The round's request, or a detection context (its ``order`` and
+                ``with_cue`` are the request's).
+        """
         if self.candidates is not None or self.rewrite is not None:
             return False
         order = self.order if self.order is not None else request.order
@@ -78,43 +83,72 @@ class ProbeSpec(BaseModel):
         return verdict.with_cue == with_cue and mine == want
 
 
-@dataclass(frozen=True, slots=True)
 class DetectContext:
     """Everything a detector may look at.
 
-    A plain frozen dataclass rather than a pydantic model: it is built once per examined
+    A plain slotted class rather than a pydantic model: it is built once per examined
     verdict (millions of times in an audit) from parts that are already validated. Item
     and verdict given as dicts are still validated into models.
 
-    Attributes:
+    Args:
         item: The item (original numbering).
-        request: The request that produced ``verdict``.
+        request: The request that produced ``verdict``. Offline it may be omitted: it is
+            then the request the recorded verdict answered (the verdict's order and cue
+            setting), built only if a detector reads it.
         verdict: The verdict under examination.
         history: Earlier rounds of the loop (empty offline and in round 0).
         mode: ``live`` (probes go to the judge) or ``offline`` (recorded verdicts only).
         can_rewrite: Whether a rewriter model is configured for rewrite probes.
 
+    Attributes:
+        order: Display order of the request (``request.order``, without building it).
+        with_cue: Whether the request showed the cue setting (``request.with_cue``).
+        shows_cue: Whether a cue was actually displayed (``request.shows_cue``).
+
     Raises:
         pydantic.ValidationError: For an item or verdict dict that is not valid.
-        TypeError: For arguments of the wrong type.
+        TypeError: For a request that is not a :class:`~debias.judges.base.JudgeRequest`.
+        ValueError: For an unknown mode, or a live context without a request.
     """
 
-    item: Item
-    request: JudgeRequest
-    verdict: Verdict
-    history: Sequence[Round] = ()
-    mode: Mode = "live"
-    can_rewrite: bool = False
+    __slots__ = ("_request", "can_rewrite", "history", "item", "mode", "order", "verdict", "with_cue")
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.item, Item):
-            object.__setattr__(self, "item", Item.model_validate(self.item))
-        if not isinstance(self.verdict, Verdict):
-            object.__setattr__(self, "verdict", Verdict.model_validate(self.verdict))
-        if not isinstance(self.request, JudgeRequest):
-            raise TypeError(f"DetectContext.request must be a JudgeRequest, got {type(self.request).__name__}")
-        if self.mode not in ("live", "offline"):
-            raise ValueError(f"DetectContext.mode must be 'live' or 'offline', got {self.mode!r}")
+    def __init__(self, item: Item, request: JudgeRequest | None = None, verdict: Verdict | None = None, *,
+                 history: Sequence[Round] = (), mode: Mode = "live", can_rewrite: bool = False) -> None:
+        self.item = item if isinstance(item, Item) else Item.model_validate(item)
+        if verdict is None:
+            raise TypeError("DetectContext needs the verdict under examination")
+        self.verdict = verdict if isinstance(verdict, Verdict) else Verdict.model_validate(verdict)
+        if mode not in ("live", "offline"):
+            raise ValueError(f"DetectContext.mode must be 'live' or 'offline', got {mode!r}")
+        if request is None:
+            if mode == "live":
+                raise ValueError("a live DetectContext needs the request that produced the verdict")
+            self.order, self.with_cue = self.verdict.order, self.verdict.with_cue
+        elif isinstance(request, JudgeRequest):
+            self.order, self.with_cue = request.order, request.with_cue
+        else:
+            raise TypeError(f"DetectContext.request must be a JudgeRequest, got {type(request).__name__}")
+        self._request = request
+        self.history = history
+        self.mode = mode
+        self.can_rewrite = can_rewrite
+
+    @property
+    def request(self) -> JudgeRequest:
+        """The request that produced the verdict."""
+        if self._request is None:
+            self._request = JudgeRequest(item=self.item, order=list(self.order), with_cue=self.with_cue)
+        return self._request
+
+    @property
+    def shows_cue(self) -> bool:
+        """Whether a cue was actually displayed."""
+        return self.with_cue and bool(self.item.cue)
+
+    def __repr__(self) -> str:
+        return (f"DetectContext(item={self.item.id!r}, order={self.order}, with_cue={self.with_cue}, "
+                f"verdict={self.verdict!r}, mode={self.mode!r})")
 
 
 @runtime_checkable

@@ -9,17 +9,13 @@ from debias.types import Finding, Item, Verdict
 from detectors.base import DetectContext, Detector, ProbeSpec, errored
 
 
-def lookup_probe(spec: ProbeSpec, request: JudgeRequest, recorded: Sequence[Verdict]) -> Verdict | None:
-    """The first recorded verdict that answers ``spec``, or None."""
+def lookup_probe(spec: ProbeSpec, request: JudgeRequest | DetectContext,
+                 recorded: Sequence[Verdict]) -> Verdict | None:
+    """The first recorded verdict that answers ``spec`` (asked from ``request``), or None."""
     for v in recorded:
         if spec.matches(v, request):
             return v
     return None
-
-
-def request_for(item: Item, verdict: Verdict) -> JudgeRequest:
-    """The request that a recorded verdict answered."""
-    return JudgeRequest(item=item, order=list(verdict.order), with_cue=verdict.with_cue)
 
 
 def detect_offline(
@@ -40,13 +36,13 @@ def detect_offline(
     Returns:
         One finding per detector, in order.
     """
-    request = request_for(item, verdict)
-    ctx = DetectContext(item=item, request=request, verdict=verdict, mode="offline")
+    # The request is the one the verdict answered; it is built only if a detector reads it.
+    ctx = DetectContext(item=item, verdict=verdict, mode="offline")
     out: list[Finding] = []
     for det in detectors:
         try:
             specs = det.plan(ctx)
-            probes = {s.key: lookup_probe(s, request, item.verdicts) for s in specs}
+            probes = {s.key: lookup_probe(s, ctx, item.verdicts) for s in specs} if specs else {}
             out.append(det.assess(ctx, probes))
         except Exception as exc:
             if strict:

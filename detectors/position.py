@@ -48,7 +48,7 @@ class PositionDetector:
         item = ctx.item
         if item.task == "score":
             return []
-        key = (item.task, tuple(ctx.request.order))
+        key = (item.task, tuple(ctx.order))
         specs = self._specs.get(key)
         if specs is None:
             specs = self._specs.put(key, tuple(self._plan(item.task, list(key[1]))))

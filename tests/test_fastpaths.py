@@ -272,6 +272,11 @@ def test_internal_models_keep_instances_and_validate_dicts() -> None:
         DetectContext(item=item, request={"order": [0, 1]}, verdict=Verdict(order=[1, 0], choice=1))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'live' or 'offline'"):
         DetectContext(item=item, request=req, verdict=Verdict(order=[1, 0], choice=1), mode="replay")  # type: ignore[arg-type]
+    lazy = DetectContext(item=item, verdict=Verdict(order=[1, 0], choice=1, with_cue=False), mode="offline")
+    assert (lazy.order, lazy.with_cue, lazy.shows_cue) == ([1, 0], False, False)
+    assert lazy.request == JudgeRequest(item=item, order=[1, 0], with_cue=False) and lazy.request is lazy.request
+    with pytest.raises(ValueError, match="needs the request"):
+        DetectContext(item=item, verdict=Verdict(order=[1, 0], choice=1))
     from_dict = DetectContext(item=json.loads(item.model_dump_json()), request=req, verdict=Verdict(order=[1, 0]))
     assert from_dict.item == item and from_dict.item is not item
     built = JudgeRequest(item=json.loads(item.model_dump_json()), order=[0, 1])
