@@ -66,13 +66,20 @@ def count_tokens(text: str, *, exact: bool = True) -> int:
 
 
 def _chunks(bits: int, size: int) -> int:
-    """Sum of ``ceil(run / size)`` over the runs of set bits (most significant = first character)."""
+    """Sum of ``ceil(run / size)`` over the runs of set bits (most significant = first character).
+
+    Only ``size`` 6 (letters) and 3 (digits) occur.
+    """
     starts = bits & ~(bits >> 1)  # first character of each run
     n = 0
     while starts:
         n += starts.bit_count()
-        for _ in range(size):  # keep positions followed by ``size`` more characters of the run
-            bits &= bits << 1
+        # Keep the positions followed by ``size`` more characters of the run (by doubling:
+        # 2, 4 then 7 consecutive set bits for size 6; 2 then 4 for size 3).
+        bits &= bits << 1
+        bits &= bits << 2
+        if size == 6:
+            bits &= bits << 3
         starts &= bits  # runs long enough for one more chunk
     return n
 
