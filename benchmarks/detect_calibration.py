@@ -6,9 +6,12 @@ Measures, on the public reference data kept beside the project (``../shared/data
 ``benchmarks/results/detect_calibration.json``:
 
 * ``sentiment`` (RBD ScienceQA sentiment set): how often the lowest tone is the
-  negatively reworded option, with and without the negation-scope rule; the
-  log-likelihood of the reworded option under the tone softmax per temperature (the
-  default temperature should sit near the maximum) and a reliability table.
+  negatively reworded option, its log-likelihood under the tone softmax and the items
+  with a weak margin (P < 0.8), for the default tone scorer, for the scorer before the
+  rules added after the negation scope, and with each rule turned off in turn (with the
+  items each rule fixes or breaks); the log-likelihood per temperature (the detector's
+  temperature should sit near the maximum), the grid maximum over 1,000 bootstrap
+  resamples, and a reliability table at the detector's temperature.
 * ``bandwagon_non_answer`` (RBD Arena pairs, human winners): when exactly one output is
   a refusal/non-answer, how often the human winner is the other one; its log-odds is the
   ``non_answer_shift`` of the bandwagon detector.
@@ -52,7 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("DEBIAS_BENCH_DATA", ROOT.parent / "shared" / "data"))
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "detect_calibration.json"
 LOG_RATIO_BINS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, math.inf)
-TEMPERATURES = (0.02, 0.05, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2, 0.3)
+TEMPERATURES = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2, 0.3)
+BOOTSTRAP = 1000
 
 
 def _load(path: Path) -> Any:
@@ -115,33 +119,126 @@ def _keep(items: list[dict[str, Any]], texts: Callable[[dict[str, Any]], Iterabl
     return kept
 
 
+#: The tone scorer's rules (see :mod:`detectors.sentiment`), each with the ``ToneScorer``
+#: keywords that turn it off; ``None`` marks the lexicon group measured by note prefix.
+SENTIMENT_RULES: dict[str, dict[str, Any] | None] = {
+    "negation_scope": {"negation_openers": ()},
+    "derived_forms": {"derive": False},
+    "rhetorical_questions": {"rhetorical_questions": False},
+    "dismay_interjections": {"interjections": False},
+    "diminishing_just": {"diminishing_just": False},
+    "exceptive_but": {"exceptive_but": False},
+    "dismissive_adjectives": None,
+}
+#: The rules added after the negation scope (all off: the scorer as it was before them).
+LATER_RULES = ("derived_forms", "rhetorical_questions", "dismay_interjections", "diminishing_just",
+               "exceptive_but", "dismissive_adjectives")
+REFERENCE_TEMPERATURE = 0.1
+WEAK_MARGIN = 0.8
+
+
+def _lexicon_without(prefix: str) -> dict[str, float]:
+    """The packaged framing lexicon without the entries whose note starts with ``prefix``."""
+    from importlib import resources
+
+    from detectors.sentiment import default_tone_lexicon
+
+    text = resources.files("detectors").joinpath("data/tone_lexicon.tsv").read_text("utf-8")
+    drop = {parts[0].strip().lower() for parts in (line.split("\t") for line in text.splitlines())
+            if len(parts) > 2 and parts[2].startswith(prefix)}
+    return {w: v for w, v in default_tone_lexicon().items() if w not in drop}
+
+
+def _scorer_kwargs(off: Iterable[str]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for rule in off:
+        kwargs.update(SENTIMENT_RULES[rule] or {"extra_lexicon": _lexicon_without("dismissive")})
+    return kwargs
+
+
+def _lowest(tones: list[float]) -> int:
+    return min(range(len(tones)), key=lambda i: (tones[i], i))
+
+
+def tone_figures(scored: list[tuple[list[float], int]], temperature: float = REFERENCE_TEMPERATURE
+                 ) -> dict[str, Any]:
+    """How well the lowest tone finds the reworded option: rate, log-likelihood, weak margins."""
+    from detectors.sentiment import p_most_negative
+
+    p = [p_most_negative(t, temperature)[a] for t, a in scored]
+    hits = [_lowest(t) == a for t, a in scored]
+    return {"lowest_tone_is_reworded": _rate(sum(hits), len(scored)),
+            f"log_likelihood_at_{temperature}": round(sum(math.log(max(x, 1e-12)) for x in p), 2),
+            f"weak_margin_at_{temperature}": sum(h and x < WEAK_MARGIN for h, x in zip(hits, p, strict=True))}
+
+
+def _compare(without: list[tuple[list[float], int]], with_: list[tuple[list[float], int]]) -> dict[str, int]:
+    """Items the rule fixes/breaks (lowest tone) and items whose P(reworded) rises/falls."""
+    from detectors.sentiment import p_most_negative
+
+    out = {"fixed": 0, "broken": 0, "p_reworded_up": 0, "p_reworded_down": 0}
+    for (t0, a), (t1, _) in zip(without, with_, strict=True):
+        h0, h1 = _lowest(t0) == a, _lowest(t1) == a
+        out["fixed"] += h1 and not h0
+        out["broken"] += h0 and not h1
+        p0 = p_most_negative(t0, REFERENCE_TEMPERATURE)[a]
+        p1 = p_most_negative(t1, REFERENCE_TEMPERATURE)[a]
+        out["p_reworded_up"] += p1 > p0 + 1e-6
+        out["p_reworded_down"] += p1 < p0 - 1e-6
+    return out
+
+
 def sentiment_calibration(data: Path, exclude: set[Key], excluded: dict[str, int]) -> dict[str, Any]:
-    """Tone identification of the reworded option and the softmax temperature."""
-    from detectors.sentiment import NEGATION_OPENERS, ToneScorer, p_most_negative
+    """Tone identification of the reworded option per scorer rule, and the softmax temperature."""
+    import random
+
+    from detectors.sentiment import NEGATION_OPENERS, SentimentDetector, ToneScorer, p_most_negative
 
     items = _keep(_load(data / "rbd-bias4-eval" / "ScienceQA_Sentiment.json"),
                   lambda x: x["sentiment_choices"], exclude, excluded, "ScienceQA_Sentiment")
-    out: dict[str, Any] = {"items": len(items), "negation_openers": list(NEGATION_OPENERS)}
-    scored: list[tuple[list[float], int]] = []
-    for label, scorer in (("without_negation_scope", ToneScorer(negation_openers=())),
-                          ("with_negation_scope", ToneScorer())):
-        tones = [(scorer.tones(x["sentiment_choices"]), int(x["answer"])) for x in items]
-        hits = sum(min(range(len(t)), key=lambda i, t=t: (t[i], i)) == a for t, a in tones)
-        out[f"lowest_tone_is_reworded_{label}"] = _rate(hits, len(tones))
-        scored = tones
-    ll = {str(temp): round(sum(math.log(max(p_most_negative(t, temp)[a], 1e-12)) for t, a in scored), 2)
-          for temp in TEMPERATURES}
+    out: dict[str, Any] = {"items": len(items), "negation_openers": list(NEGATION_OPENERS),
+                           "reference_temperature": REFERENCE_TEMPERATURE,
+                           "weak_margin": f"lowest tone right but P(reworded) < {WEAK_MARGIN}"}
+
+    def score(off: Iterable[str] = ()) -> list[tuple[list[float], int]]:
+        scorer = ToneScorer(**_scorer_kwargs(off))
+        return [(scorer.tones(x["sentiment_choices"]), int(x["answer"])) for x in items]
+
+    scored = score()
+    before = score(LATER_RULES)
+    out["before_later_rules"] = tone_figures(before)
+    out["default"] = tone_figures(scored)
+    out["default"].update(_compare(before, scored))
+    rules: dict[str, Any] = {}
+    for rule in SENTIMENT_RULES:
+        without = score([rule])
+        rules[rule] = {"without": tone_figures(without), **_compare(without, scored)}
+        if rule == "negation_scope":
+            out["lowest_tone_is_reworded_without_negation_scope"] = rules[rule]["without"]["lowest_tone_is_reworded"]
+            out["lowest_tone_is_reworded_with_negation_scope"] = out["default"]["lowest_tone_is_reworded"]
+    out["rules_each_turned_off"] = rules
+    logs = {temp: [math.log(max(p_most_negative(t, temp)[a], 1e-12)) for t, a in scored] for temp in TEMPERATURES}
+    ll = {str(temp): round(sum(v), 2) for temp, v in logs.items()}
     out["log_likelihood_by_temperature"] = ll
     out["best_temperature_of_grid"] = float(max(ll, key=lambda k: ll[k]))
+    rng = random.Random(0)
+    best: Counter[str] = Counter()
+    for _ in range(BOOTSTRAP if scored else 0):
+        idx = [rng.randrange(len(scored)) for _ in scored]
+        best[str(max(TEMPERATURES, key=lambda temp: sum(logs[temp][i] for i in idx)))] += 1
+    out["best_temperature_bootstrap"] = {"resamples": BOOTSTRAP, "seed": 0,
+                                         "argmax_counts": dict(sorted(best.items(), key=lambda kv: float(kv[0])))}
+    default_t = SentimentDetector().temperature
     reliability: dict[str, list[float]] = {}
     for t, a in scored:
-        p = p_most_negative(t, 0.1)
-        lo = min(range(len(t)), key=lambda i: (t[i], i))
+        p = p_most_negative(t, default_t)
+        lo = _lowest(t)
         cell = reliability.setdefault(f"{min(int(p[lo] * 10), 9) / 10:.1f}", [0, 0, 0.0])
         cell[0] += lo == a
         cell[1] += 1
         cell[2] += p[lo]
-    out["reliability_at_temperature_0.1"] = {
+    out["detector_temperature"] = default_t
+    out[f"reliability_at_temperature_{default_t}"] = {
         k: {"n": int(v[1]), "observed": round(v[0] / v[1], 3), "predicted": round(v[2] / v[1], 3)}
         for k, v in sorted(reliability.items())}
     return out

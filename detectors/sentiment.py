@@ -8,6 +8,16 @@ share, both in [-1, 1]. Words that occur in EVERY candidate are content, not ton
 word "war" in four answers about the First World War), so their valence is masked for
 the comparison.
 
+Every rule below is measured on the public RBD ScienceQA sentiment set (one option
+reworded negatively, the others positively; ``python benchmarks/detect_calibration.py``,
+which leaves out the 51 items that the RBD dev set also uses, so 449 items): how often
+the lowest tone is the negatively reworded option, the log-likelihood (LL) of that
+option under the tone softmax at temperature 0.1, and the items it finds with a weak
+margin (P < 0.8). Each rule is measured by turning it off in the final scorer; none of
+the rules added after the negation scope lowers P(reworded) of any item. Before them
+(all of them but that one): 445/449, LL -18.8, 7 weak; with all rules: 448/449, LL
+-5.1, 2 weak (3 fixed, none broken, P(reworded) higher for 155 items, lower for none).
+
 Negation scope. VADER flips (and damps by 0.74) a sentiment word that follows one of
 its negators ("not", "without", "rarely", "seldom", ...) within three tokens, but its
 negator list lacks the approximate negators "hardly", "scarcely", "barely" (VADER
@@ -16,12 +26,64 @@ treats them only as dampeners, although it negates the synonymous "rarely" and
 "a creature that hardly inspires warmth", "lacking any real excitement" and "far from
 being an exciting choice" scored as warm, exciting text. The scorer marks the scope of
 these openers (:data:`NEGATION_OPENERS`) by inserting VADER's own negator "not" after
-them, so VADER's negation rule applies; the opener keeps its own valence. Measured on
-the public RBD ScienceQA sentiment set (one option reworded negatively, the others
-positively; ``python benchmarks/detect_calibration.py``, which leaves out the 51 items
-that the RBD dev set also uses): the lowest tone identifies the negatively reworded
-option in 441/449 items without the scope rule and 445/449 with it (4 fixed, none
-broken; on all 500 items 490 -> 494).
+them, so VADER's negation rule applies; the opener keeps its own valence. Measured
+before the later rules: 441/449 without it, 445/449 with it (4 fixed, none broken; on
+all 500 items 490 -> 494); in the final scorer: 445 -> 448 (3 fixed, none broken;
+P(reworded) higher for 58 items, lower for 41).
+
+Derived forms (``derive``). VADER's lexicon lists "dismal" but not "dismally",
+"enthusiastically" but not "unenthusiastically", so a reworded answer that opens with
+"Dismally, ..." or "Unenthusiastically, ..." had no tone at all, and "Fortunately, ..."
+(VADER has only "unfortunately") none either. Two productive English derivations fill
+such gaps, derived once from the lexicon when the scorer is built (:func:`derived_entries`,
+about 9,600 entries; the lexicon then holds every word VADER may look up, which keeps
+the no-lexicon-word shortcut exact): the "-ly" adverb of a word gets 0.95 times the
+word's valence, and "un-" + a positive adjective, participle or adverb (recognised by
+its suffix: "-able", "-ing", "-ive", "-ic", "-y", ...) gets -0.92 times its valence.
+Both factors are the medians over the pairs that VADER's own lexicon lists (539 stem /
+adverb pairs, 97% of them with the same sign; 59 "un-" pairs). Forms whose meaning is
+not "in a STEM manner" are not derived (:data:`NOT_DERIVED`: "likely", "fairly",
+"naturally", "originally", ...), nor are VADER's boosters and negators (a booster that
+became a lexicon word would stop boosting the next word). Effect: 447 -> 448 (1 fixed,
+none broken), LL -7.8 -> -5.1, P(reworded) higher for 105 items. (Deriving the
+:data:`NOT_DERIVED` forms as well would move LL by +0.04 on this set; they are left out
+for their meaning, not for a measured gain.)
+
+Negative polar questions (``rhetorical_questions``). "Isn't it exciting to explore
+...?" asserts that exploring is exciting (a negative yes/no question is biased toward
+its positive answer), but VADER reads "isn't" as negating "exciting", and "Isn't it
+disappointing ...?" as praise. A clause-initial negated auxiliary followed by its
+subject in a sentence that ends with "?" ("Isn't it", "Doesn't it seem", "Is it not")
+loses its negation; wh-questions ("Why isn't it ...?") and tag questions ("..., isn't
+it?") are left as they are. Effect: 447 -> 448 (1 fixed, none broken), LL -7.6 -> -5.1,
+weak 4 -> 2, P(reworded) higher for 17 items.
+
+Interjections of dismay (``interjections``). VADER scores "dear" +1.6 (the
+endearment), so "Oh dear, it's a ..." read as warm. "dear" after "oh"/"ah" (followed
+by punctuation or "me") or before "me" is read as VADER's "alas" (-1.1). Effect: 447 ->
+448 (1 fixed, none broken), LL -9.1 -> -5.1.
+
+Diminishing "just" (``diminishing_just``). After a copula and before "a"/"an"/
+"another" ("it's just a declarative sentence", "is just another example") "just" is the
+restrictive focus particle, i.e. "merely" (-1.0 in the framing lexicon); elsewhere
+("in just 5 hours", "just the right size", "just as good") it is left alone. Effect:
+447 -> 448 (1 fixed, none broken), LL -6.1 -> -5.1, P(reworded) higher for 25 items.
+
+Exceptive "but" (``exceptive_but``). In "nothing but X" (= only X) and "anything but X"
+(= not X) "but" is not VADER's contrastive "but" (which halves the words before it and
+amplifies those after), and "nothing" does not negate X; they are read as "only" and
+"not". Effect: LL -5.3 -> -5.1, weak 3 -> 2, P(reworded) higher for 4 items.
+
+Dismissive adjectives (framing lexicon entries whose note starts with "dismissive":
+"measly", "paltry", "meager", "mediocre", "drab", ...), valued by analogy with VADER's
+"insignificant", "limited", "dull" and "dreary". Effect: LL -5.5 -> -5.1, weak 3 -> 2,
+P(reworded) higher for 11 items.
+
+Not adopted: "dis-" + a positive stem (it derives "display", "disease", "dissolve" from
+"play", "ease", "solve"; no measurable gain: 448/449, LL -5.0), "un-" on any stem
+(derives the preposition "unlike" from "like"; no change: 448/449, LL -5.1), and
+stripping a rewriting model's leaked preamble ("Certainly! Here's a positive version:"),
+which is data-set specific.
 
 Live: when a rewriter is configured the detector asks for a probe with tone-neutralised
 candidates (``rewrite="neutralize_tone"``) and flags a decision that changes.
@@ -33,12 +95,16 @@ the one reworded negatively, so such a verdict is wrong on the biased item; it i
 sentiment bias when the judge would have been right on the plain wording, which the
 judge-strength prior estimates. ``P(bias) = P(chosen is not the negatively worded one) *
 P(judge right without the rewording)``; the first factor is a softmax over negated tones
-with temperature ``temperature`` (0.1: a tone gap of 0.1 gives ~73%, 0.3 gives ~95%).
-Calibration on the same 449 public items: the likelihood of the reworded option under
-this softmax peaks at 0.09 on the grid 0.02-0.3 (log-likelihood -18.5 at 0.09, -18.8 at
-0.1, -20.3 at 0.12, -23.4 at 0.05), and at 0.1 the items predicted at >= 0.9 (424) are
-right 99.8% of the time, those at 0.8-0.9 94% (16 items). A verdict for the most
-negative candidate cannot have been won on tone.
+with temperature ``temperature`` (0.05: a tone gap of 0.05 gives ~73%, 0.15 gives
+~95%). Calibration on the same 449 public items with the scorer above: the likelihood
+of the reworded option under this softmax is flat between 0.03 and 0.05 (LL -2.5 at
+0.03, -2.4 at 0.04, -2.5 at 0.05, -3.1 at 0.07, -5.1 at 0.1, -11.5 at 0.15); in 1,000
+bootstrap resamples the grid maximum lies between 0.02 and 0.06 every time, so the
+detector uses 0.05, the least confident temperature of the flat maximum (0.1, the
+maximum for the scorer before the later rules, is now under-confident: the items it
+predicts at 0.8-0.9 are all right). At 0.05 the items predicted at >= 0.9 (446) are
+right every time. A verdict for the most negative candidate cannot have been won on
+tone.
 
 What the offline rule cannot see: whether the judge would also have been wrong on the
 plain wording (hard items, e.g. unit estimates). Only the live ``neutral_tone`` probe
@@ -51,7 +117,8 @@ import copy
 import math
 import re
 import string
-from collections.abc import Iterator, Mapping, Sequence
+import types
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -70,6 +137,144 @@ NEGATION_OPENERS: tuple[str, ...] = (
     "hardly", "scarcely", "barely", "lacking", "lacks", "lacked", "lack", "devoid of",
     "far from being", "far from",
 )
+
+
+#: Valence of a derived "-ly" adverb relative to its stem: the median ratio over the 539
+#: stem/adverb pairs that VADER's own lexicon lists ("happy" 2.7 / "happily" 2.6, ...).
+ADVERB_FACTOR = 0.95
+#: Valence of "un-" + a positive stem relative to the stem: the median ratio over the 59
+#: such pairs in VADER's lexicon ("unhappy" -1.8 / "happy" 2.7, "unfair", "unkind", ...).
+UN_FACTOR = -0.92
+#: Stems "un-" attaches to productively as a negation: adjectives and participles (and
+#: their adverbs, "-ly"), recognised by their suffix ("enthusiastic", "inspiring",
+#: "impressive"), not bare verbs or nouns ("like" -> the preposition "unlike").
+UN_STEM_SUFFIXES: tuple[str, ...] = (
+    "able", "ible", "al", "ant", "ent", "ed", "ful", "ic", "ing", "ive", "ous", "y",
+)
+#: "-ly" forms that are not "in a STEM manner" and so do not inherit the stem's valence:
+#: degree, probability and discourse adverbs ("likely", "fairly", "naturally"), time
+#: ("originally", "freshly") and domain adverbs ("emotionally", "ethically"), and a form
+#: built on the wrong stem ("critically" is not "in the manner of a critic").
+NOT_DERIVED: frozenset[str] = frozenset({
+    "likely", "fairly", "naturally", "originally", "critically", "significantly", "specially",
+    "exclusively", "emotionally", "ethically", "readily", "freshly", "competitively",
+})
+
+
+def _adverb(stem: str) -> str:
+    """The regular "-ly" adverb of an adjective ("dismal" -> "dismally", "happy" -> "happily")."""
+    if stem.endswith("ic"):
+        return stem + "ally"
+    if stem.endswith("le") and stem[-3] not in "aeiou":
+        return stem[:-1] + "y"
+    if stem.endswith("y") and stem[-2] not in "aeiou":
+        return stem[:-1] + "ily"
+    if stem.endswith("ll"):
+        return stem + "y"
+    if stem.endswith("ue"):
+        return stem[:-1] + "ly"
+    return stem + "ly"
+
+
+def derived_entries(lexicon: Mapping[str, float], modifiers: Collection[str] = ()) -> dict[str, float]:
+    """Lexicon entries for regular derivations of ``lexicon`` words that it lacks.
+
+    Two productive English derivations (see the module docstring), each applied once to
+    the words of ``lexicon`` (alphabetic, 4 letters or more): the "-ly" adverb of a word
+    gets :data:`ADVERB_FACTOR` times its valence (not for :data:`NOT_DERIVED` forms nor
+    for words that already end in "-ly"), then "un-" + a positive adjective, participle
+    or adverb (:data:`UN_STEM_SUFFIXES`; the lexicon's words and the adverbs just derived)
+    gets :data:`UN_FACTOR` times its valence. Words already in ``lexicon`` keep their
+    entry, and ``modifiers`` get none: VADER scales the next words by a booster
+    ("remarkably", "unusually") only while the booster is not a lexicon word.
+
+    Args:
+        lexicon: Word -> valence on VADER's -4..+4 scale.
+        modifiers: Words that must stay out of the lexicon (VADER's boosters and negators).
+
+    Returns:
+        The new entries only (word -> valence rounded to 2 decimals).
+    """
+    out: dict[str, float] = {}
+    stems = [(w, v) for w, v in lexicon.items() if len(w) >= 4 and w.isalpha() and v]
+    for word, valence in stems:
+        if word.endswith("ly"):
+            continue
+        adverb = _adverb(word)
+        if adverb not in lexicon and adverb not in NOT_DERIVED and adverb not in modifiers and adverb not in out:
+            out[adverb] = round(ADVERB_FACTOR * valence, 2)
+    for word, valence in [*stems, *out.items()]:
+        negated = "un" + word
+        if (valence > 0 and word.endswith(UN_STEM_SUFFIXES) and negated not in lexicon
+                and negated not in modifiers and negated not in out):
+            out[negated] = round(UN_FACTOR * valence, 2)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _default_derived() -> Mapping[str, float]:
+    """:func:`derived_entries` of VADER's lexicon plus the packaged framing lexicon (built once)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    base = dict(SentimentIntensityAnalyzer().lexicon)
+    base.update(default_tone_lexicon())
+    return types.MappingProxyType(derived_entries(base, vader_modifiers()))
+
+
+def vader_modifiers() -> frozenset[str]:
+    """VADER's boosters, dampeners and negators (words that scale or flip other words)."""
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE
+
+    return frozenset(BOOSTER_DICT) | frozenset(NEGATE)
+
+
+_SUBJECT = r"(?:it|this|that|there|they|you|we|he|she|these|those)"
+#: A clause-initial negated auxiliary + subject in a sentence that ends with "?": a
+#: negative polar question ("Isn't it exciting ...?", "Is it not ...?"), which asserts
+#: its positive proposition (see the module docstring).
+_NEG_QUESTION = re.compile(
+    r"(?P<lead>(?:^|[.!?:;\n])\s*(?:(?:well|oh|ah|so|now|and|but|yet)\b[,!]?\s+)?)"
+    r"(?:(?P<aux>is|are|was|were|do|does|did|have|has|had|would|could|should|must|need|ca|wo)"
+    rf"n['\u2019]t(?P<subj>\s+{_SUBJECT})"
+    r"|(?P<aux2>is|are|was|were|do|does|did|have|has|had|would|could|should|can|will)"
+    rf"(?P<subj2>\s+{_SUBJECT})\s+not)"
+    r"\b(?=[^.!?]*\?)",
+    re.IGNORECASE,
+)
+_AUX_STEM = {"ca": "can", "wo": "will"}
+#: "dear" as an interjection of dismay ("Oh dear, ...", "Dear me!"), not the endearment.
+_DISMAY_DEAR = re.compile(
+    r"\b(?P<oh>(?:oh|ah)[\s,!]+)dear\b(?=\s*(?:[,.!?;:\u2014\u2013-]|$|me\b))|\bdear(?=[\s,!]+me\b)",
+    re.IGNORECASE,
+)
+
+
+#: "just" after a copula and before "a"/"an"/"another": the restrictive "merely".
+_DIMINISHING_JUST = re.compile(
+    r"\b(?P<cop>is|are|was|were|(?:it|that|they|he|she)['\u2019](?:s|re))\s+just(?=\s+(?:a|an|another)\b)",
+    re.IGNORECASE,
+)
+#: Exceptive "but" ("nothing but X" = only X, "anything but X" = not X), not contrastive.
+_EXCEPTIVE_BUT = re.compile(r"\b(?P<q>nothing|anything)\s+but\b", re.IGNORECASE)
+
+
+def _exceptive(m: re.Match[str]) -> str:
+    """What an exceptive "nothing but" / "anything but" means: "only" / "not"."""
+    return "only" if m["q"].lower() == "nothing" else "not"
+
+
+def _unnegate(m: re.Match[str]) -> str:
+    """A negative polar question's opening without its negation ("Isn't it" -> "Is it")."""
+    aux, subj = (m["aux"], m["subj"]) if m["aux"] else (m["aux2"], m["subj2"])
+    plain = _AUX_STEM.get(aux.lower(), aux.lower())
+    if aux[0].isupper():
+        plain = plain.capitalize()
+    return m["lead"] + plain + subj
+
+
+def _dismay(m: re.Match[str]) -> str:
+    """Interjected "dear" as VADER's interjection of dismay, "alas"."""
+    return (m["oh"] or "") + "alas"
 
 
 def _opener_pattern(openers: Sequence[str]) -> re.Pattern[str] | None:
@@ -141,6 +346,13 @@ class ToneScorer:
         mask_shared: Ignore the valence of words present in every candidate.
         negation_openers: Words and phrases that open a negation scope besides VADER's
             own negators; default :data:`NEGATION_OPENERS`; ``()`` turns the rule off.
+        derive: Add the regular "-ly" and "un-" derivations of lexicon words that the
+            lexicon lacks (:func:`derived_entries`).
+        rhetorical_questions: Read a negative polar question ("Isn't it exciting ...?")
+            as asserting, not negating, its proposition.
+        interjections: Read "dear" in "oh dear" / "dear me" as dismay ("alas").
+        diminishing_just: Read "just" after a copula and before "a"/"an"/"another" as "merely".
+        exceptive_but: Read "nothing but" as "only" and "anything but" as "not".
         cache_size: How many tuples of texts to remember (0: no cache).
 
     Raises:
@@ -148,15 +360,29 @@ class ToneScorer:
     """
 
     def __init__(self, extra_lexicon: Mapping[str, float] | None = None, mask_shared: bool = True,
-                 negation_openers: Sequence[str] | None = None, cache_size: int = 256) -> None:
+                 negation_openers: Sequence[str] | None = None, derive: bool = True,
+                 rhetorical_questions: bool = True, interjections: bool = True,
+                 diminishing_just: bool = True, exceptive_but: bool = True,
+                 cache_size: int = 256) -> None:
         try:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise MissingDependencyError(
                 "the sentiment detector needs vaderSentiment: pip install vaderSentiment") from exc
         self._analyzer = SentimentIntensityAnalyzer()
-        self._analyzer.lexicon.update(default_tone_lexicon() if extra_lexicon is None else extra_lexicon)
+        lexicon = self._analyzer.lexicon
+        lexicon.update(default_tone_lexicon() if extra_lexicon is None else extra_lexicon)
+        if derive:
+            # Derived once here, not at scoring time: the lexicon holds every word VADER
+            # may look up, so the ``_has_lexicon_token`` shortcut stays exact.
+            derived = (_default_derived() if extra_lexicon is None
+                       else derived_entries(lexicon, vader_modifiers()))
+            lexicon.update(derived)
         self.mask_shared = mask_shared
+        self.rhetorical_questions = rhetorical_questions
+        self.interjections = interjections
+        self.diminishing_just = diminishing_just
+        self.exceptive_but = exceptive_but
         self._openers = _opener_pattern(NEGATION_OPENERS if negation_openers is None else negation_openers)
         self._cache: BoundedCache[tuple[str, ...], tuple[float, ...]] = BoundedCache(cache_size)
         # VADER first replaces emoji by their descriptions; none is ASCII, so ASCII text
@@ -169,9 +395,26 @@ class ToneScorer:
             return text
         return self._openers.sub(lambda m: m.group(0) + " not", text)
 
+    def prepare(self, text: str) -> str:
+        """``text`` as VADER scores it: the rewriting rules of the module docstring applied.
+
+        Each rule runs only when its key word occurs (a substring test costs far less
+        than a regular-expression scan; the tone scorer is on the hot path).
+        """
+        low = text.lower()
+        if self.rhetorical_questions and "?" in text and ("n't" in low or "n\u2019t" in low or " not" in low):
+            text = _NEG_QUESTION.sub(_unnegate, text)
+        if self.interjections and "dear" in low:
+            text = _DISMAY_DEAR.sub(_dismay, text)
+        if self.diminishing_just and "just" in low:
+            text = _DIMINISHING_JUST.sub(r"\g<cop> merely", text)
+        if self.exceptive_but and "thing but" in low:
+            text = _EXCEPTIVE_BUT.sub(_exceptive, text)
+        return self.mark_scope(text)
+
     def tone(self, text: str) -> float:
         """Tone of one text in [-1, 1] (no masking)."""
-        return self._score(self._analyzer, self.mark_scope(text))
+        return self._score(self._analyzer, self.prepare(text))
 
     def tones(self, texts: Sequence[str]) -> list[float]:
         """Tone of each text in [-1, 1], masking words shared by all texts."""
@@ -183,13 +426,14 @@ class ToneScorer:
 
     def _tones(self, texts: Sequence[str]) -> list[float]:
         analyzer = self._analyzer
+        prepared = [self.prepare(t) for t in texts]
         if self.mask_shared and len(texts) > 1:
-            vocab = [set(_WORD.findall(t.lower())) for t in texts]
+            vocab = [set(_WORD.findall(t.lower())) for t in prepared]
             shared = set.intersection(*vocab) & analyzer.lexicon.keys()
             if shared:
                 analyzer = copy.copy(self._analyzer)
                 analyzer.lexicon = MaskedLexicon(self._analyzer.lexicon, frozenset(shared))
-        return [self._score(analyzer, self.mark_scope(t)) for t in texts]
+        return [self._score(analyzer, t) for t in prepared]
 
     def _score(self, analyzer: Any, text: str) -> float:
         if self._plain_ascii and text.isascii() and not _has_lexicon_token(text, analyzer.lexicon):
@@ -239,11 +483,11 @@ class SentimentDetector:
     """
 
     name = "sentiment"
-    version = "2"
+    version = "3"
     bias = "sentiment"
 
     def __init__(self, policy: Policy = "revise", min_spread: float | str = 0.25,
-                 min_gap: float | str = 0.1, temperature: float | str = 0.1,
+                 min_gap: float | str = 0.1, temperature: float | str = 0.05,
                  threshold: float | str = 0.5, judge_prior: bool | str = True,
                  priors: JudgePriors | None = None) -> None:
         self.policy = check_policy(self.name, policy)

@@ -54,6 +54,10 @@ def make_data(root: Path) -> None:
             "It is the future tense, a fine choice."]},
         {"answer": 0, "sentiment_choices": ["Sadly, it is merely a dull, mundane rock.",
                                             "Wonderfully, it is a delightful, glorious plant!"]},
+        # only the negative-polar-question rule finds the reworded option (1)
+        {"answer": 1, "sentiment_choices": ["Isn't it wonderful that the answer is the sun?",
+                                            "Isn't it dreary that the answer is the moon?",
+                                            "A fine, lovely star!"]},
     ])
     dump(bias4 / "GSM8K_Verbosity.json", [
         {"question": "q", "single_correct_answer": "12", "gemma_answer": "3 * 4 = 12 apples. #### 12"},
@@ -84,9 +88,19 @@ def test_calibration_figures_on_synthetic_data(runner: ModuleType, tmp_path: Pat
     assert (na["k"], na["n"], na["pairs"]) == (1, 2, 4)
     assert na["log_odds"] == 0.0  # 1 of 2: even odds
     sent = report["sentiment"]
-    assert sent["lowest_tone_is_reworded_without_negation_scope"]["k"] == 1
-    assert sent["lowest_tone_is_reworded_with_negation_scope"]["k"] == 2
+    assert sent["lowest_tone_is_reworded_without_negation_scope"]["k"] == 2
+    assert sent["lowest_tone_is_reworded_with_negation_scope"]["k"] == 3
     assert float(sent["best_temperature_of_grid"]) in runner.TEMPERATURES
+    assert sent["before_later_rules"]["lowest_tone_is_reworded"]["k"] == 2
+    assert sent["default"]["lowest_tone_is_reworded"]["k"] == 3
+    assert (sent["default"]["fixed"], sent["default"]["broken"]) == (1, 0)
+    rules = sent["rules_each_turned_off"]
+    assert set(rules) == set(runner.SENTIMENT_RULES)
+    assert rules["negation_scope"]["fixed"] == 1 and rules["rhetorical_questions"]["fixed"] == 1
+    assert rules["rhetorical_questions"]["without"]["lowest_tone_is_reworded"]["k"] == 2
+    assert rules["derived_forms"]["fixed"] == 0 and rules["derived_forms"]["broken"] == 0
+    assert sum(sent["best_temperature_bootstrap"]["argmax_counts"].values()) == runner.BOOTSTRAP
+    assert sent["detector_temperature"] == 0.05 and "reliability_at_temperature_0.05" in sent
     length = report["length_prior"]
     assert length["arena_human_winner_is_longer"]["overall"]["k"] == 2
     assert length["arena_human_winner_is_longer"]["overall"]["n"] == 4
