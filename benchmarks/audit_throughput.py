@@ -42,7 +42,7 @@ DEFAULT_CONFIGURATION = (
     "`debias audit FILE` with no --detectors/--sentiment flag runs every registered cheap detector "
     "(position, bandwagon, verbosity, sentiment) with --sentiment auto: the sentiment detector and the "
     "tone metrics only examine items tagged metadata.bias = \"sentiment\" (elsewhere the detector is "
-    "counted as skipped, with the reason). Tone scoring (VADER) costs about 0.2 ms per item, twice "
+    "counted as skipped, with the reason). Tone scoring (VADER) costs about 0.3 ms per item, four times "
     "everything else together, so scoring every item is opt-in (--sentiment all; the auto~all run, "
     "which gives the same findings as the former default). The synthetic file has no tagged items.")
 WORDS = ["the", "answer", "is", "clear", "because", "we", "compute", "each", "step", "carefully", "and", "check", "the", "result", "again", "so", "that", "nothing", "is", "missed", "in", "the", "explanation"]

@@ -66,8 +66,8 @@ def cheap_detectors(spec: str | None) -> list[Any]:
 class Observer:
     """Classifies items into a :class:`Tally` (one observer per worker process).
 
-    Tone scoring (VADER, about 0.2 ms per item) costs about twice as much as everything
-    else the audit does per item, so the ``sentiment`` mode decides both which items get
+    Tone scoring (VADER, about 0.3 ms per item) costs about four times as much as
+    everything else the audit does per item, so the ``sentiment`` mode decides both which items get
     the tone metrics and which items the sentiment-bias detectors examine: with ``auto`` only
     items tagged ``metadata.bias = "sentiment"``, with ``all`` every item, with ``off``
     none. On the other items those detectors report ``skipped`` with the reason.
