@@ -113,11 +113,9 @@ class DetectContext:
 
     __slots__ = ("_request", "can_rewrite", "history", "item", "mode", "order", "verdict", "with_cue")
 
-    def __init__(self, item: Item, request: JudgeRequest | None = None, verdict: Verdict | None = None, *,
+    def __init__(self, item: Item, request: JudgeRequest | None = None, *, verdict: Verdict,
                  history: Sequence[Round] = (), mode: Mode = "live", can_rewrite: bool = False) -> None:
         self.item = item if isinstance(item, Item) else Item.model_validate(item)
-        if verdict is None:
-            raise TypeError("DetectContext needs the verdict under examination")
         self.verdict = verdict if isinstance(verdict, Verdict) else Verdict.model_validate(verdict)
         if mode not in ("live", "offline"):
             raise ValueError(f"DetectContext.mode must be 'live' or 'offline', got {mode!r}")

@@ -29,11 +29,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from debias.errors import ConfigError, InputError
-from debias.judges.base import JudgeRequest
 from debias.types import Finding
 from detectors.base import AnyDetector, DetectContext, ModelDetector, errored, skipped
 from detectors.cascade import covered_biases, plan_model_detectors
-from detectors.offline import lookup_probe
+from detectors.offline import detect_offline
 from detectors.rbd_csv import RBDRecord
 
 DEFAULT_DETECTORS = ("position", "bandwagon", "verbosity", "sentiment")
@@ -138,11 +137,6 @@ class RowOutcome(BaseModel):
     elapsed_s: float = 0.0
 
 
-def _request(record: RBDRecord) -> JudgeRequest:
-    v = record.verdict
-    return JudgeRequest(item=record.item, order=list(v.order), with_cue=v.with_cue)
-
-
 def detect_record(record: RBDRecord, detectors: Sequence[AnyDetector]) -> tuple[list[Finding], Finding | None]:
     """Run the detectors that cover ``record.bias`` offline on the record's verdict.
 
@@ -153,17 +147,9 @@ def detect_record(record: RBDRecord, detectors: Sequence[AnyDetector]) -> tuple[
     cheap = [d for d in detectors if not isinstance(d, ModelDetector) and d.bias == record.bias]
     models = [d for d in detectors if isinstance(d, ModelDetector)
               and (not covered_biases(d) or record.bias in covered_biases(d))]
-    request = _request(record)
-    ctx = DetectContext(item=record.item, request=request, verdict=record.verdict, mode="offline")
-    findings: list[Finding] = []
-    for det in cheap:
-        try:
-            specs = det.plan(ctx)
-            probes = {s.key: lookup_probe(s, request, record.item.verdicts) for s in specs}
-            findings.append(det.assess(ctx, probes))
-        except Exception as exc:
-            findings.append(errored(det, exc))
+    findings = detect_offline(record.item, record.verdict, cheap)
     cheap_findings = list(findings)
+    ctx = DetectContext(item=record.item, verdict=record.verdict, mode="offline")
     for mdet, decision in plan_model_detectors(models, cheap_findings):
         if not decision.call:
             findings.append(skipped(mdet, decision.reason or "cascade: no cheap signal"))
