@@ -30,7 +30,7 @@ from debias.types import (
     Usage,
     Verdict,
 )
-from detectors.base import (
+from debias.contract import (
     AnyDetector,
     DetectContext,
     Detector,
@@ -40,7 +40,7 @@ from detectors.base import (
     parse_detector_specs,
     skipped,
 )
-from detectors.cascade import plan_model_detectors
+from debias.cascade import plan_model_detectors
 
 Action = Literal["accept", "revise", "aggregate", "unresolved", "raise"]
 DEFAULT_DETECTORS = ("position", "bandwagon", "verbosity", "sentiment")

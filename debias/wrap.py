@@ -20,7 +20,7 @@ from debias.errors import ConfigError, JudgeError
 from debias.judges.function import Convention, FunctionJudge
 from debias.loop import DEFAULT_DETECTORS, Debiaser, Rewriter
 from debias.types import Item, Result, Verdict
-from detectors.base import AnyDetector
+from debias.contract import AnyDetector
 
 
 class DebiasedFunction:

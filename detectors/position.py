@@ -12,15 +12,14 @@ from collections.abc import Mapping
 
 from debias.ordering import reversed_order, to_slot
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
-from detectors.memo import BoundedCache
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
+from debias.memo import BoundedCache
 
 
 def _rotations(order: list[int], k: int) -> list[int]:
     return order[k:] + order[:k]
 
 
-@register_detector("position")
 class PositionDetector:
     """Counterfactual order probe for pairwise and multiple-choice verdicts.
 

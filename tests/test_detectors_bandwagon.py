@@ -14,8 +14,8 @@ from debias.judges.base import JudgeRequest
 from debias.ordering import slot_letter
 from debias.types import Finding, Item, Verdict
 from detectors.bandwagon import BandwagonDetector
-from detectors.base import DetectContext, parse_detector_specs
-from detectors.offline import detect_offline
+from debias.contract import DetectContext, parse_detector_specs
+from debias.offline import detect_offline
 
 ORDINALS = ["first", "second", "third", "fourth"]
 TEMPLATES = [

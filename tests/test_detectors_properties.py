@@ -20,8 +20,8 @@ from debias.judges.base import JudgeRequest
 from debias.ordering import slot_letter, to_slot
 from debias.types import Finding, Item, Verdict
 from detectors.bandwagon import BandwagonDetector
-from detectors.base import DetectContext
-from detectors.offline import detect_offline
+from debias.contract import DetectContext
+from debias.offline import detect_offline
 from detectors.position import PositionDetector
 from detectors.sentiment import SentimentDetector
 from detectors.verbosity import VerbosityDetector

@@ -26,10 +26,10 @@ from debias.audit.tally import Tally
 from debias.judges.base import JudgeRequest
 from debias.loop import ProbeCache
 from debias.types import Evidence, Feedback, Finding, Item, Verdict
-from detectors.base import DetectContext
+from debias.contract import DetectContext
 from detectors.cues import CuePatterns, parse_cue
 from detectors.lengths import _NUM, final_number, numbers
-from detectors.memo import BoundedCache
+from debias.memo import BoundedCache
 from detectors.position import PositionDetector, aggregate_orders
 from detectors.sentiment import _WORD, MaskedLexicon, ToneScorer
 

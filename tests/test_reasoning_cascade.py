@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from debias.errors import ConfigError
 from debias.judges.testing import ScriptedBackend
 from debias.types import Finding
-from detectors.cascade import (
+from debias.cascade import (
     Band,
     bias_signal,
     covered_biases,

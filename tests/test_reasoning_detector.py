@@ -15,9 +15,9 @@ from debias.judges.base import Completion, JudgeRequest, Message, Sampling
 from debias.judges.testing import ScriptedBackend, ScriptedJudge, ScriptedScoringBackend
 from debias.loop import Debiaser
 from debias.types import Evidence, Finding, Item, Usage, Verdict
-from detectors import ModelDetector, parse_detector_specs
-from detectors.base import DetectContext
-from detectors.offline import detect_offline
+from debias.contract import ModelDetector, parse_detector_specs
+from debias.contract import DetectContext
+from debias.offline import detect_offline
 from detectors.position import PositionDetector
 from detectors.reasoning.backends import (
     BackendRegistry,

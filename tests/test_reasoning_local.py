@@ -20,7 +20,7 @@ pytest.importorskip("tokenizers")
 
 from debias.judges.base import JudgeRequest
 from debias.types import Item, Verdict
-from detectors.base import DetectContext
+from debias.contract import DetectContext
 from detectors.reasoning.backends import BatchingLocalBackend, reasoning_backend
 from detectors.reasoning.detector import ReasoningDetector
 

@@ -11,7 +11,7 @@ import pytest
 
 from debias.judges.base import JudgeRequest
 from debias.types import Item, Verdict
-from detectors.base import DetectContext
+from debias.contract import DetectContext
 from detectors.reasoning.detector import ReasoningDetector
 
 pytestmark = pytest.mark.slow

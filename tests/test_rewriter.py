@@ -6,7 +6,7 @@ from debias.judges.testing import ScriptedBackend, ScriptedJudge
 from debias.loop import Debiaser
 from debias.rewriter import ChatRewriter
 from debias.types import Evidence, Finding, Item
-from detectors.base import ProbeSpec
+from debias.contract import ProbeSpec
 
 
 class LengthProbe:

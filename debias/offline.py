@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from debias.judges.base import JudgeRequest
 from debias.types import Finding, Item, Verdict
-from detectors.base import DetectContext, Detector, ProbeSpec, errored
+from debias.contract import DetectContext, Detector, ProbeSpec, errored
 
 
 def lookup_probe(spec: ProbeSpec, request: JudgeRequest | DetectContext,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from debias.errors import ConfigError
-from detectors.base import POLICIES, Policy
+from debias.contract import POLICIES, Policy
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
