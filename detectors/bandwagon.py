@@ -51,10 +51,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from debias.types import Evidence, Finding, Verdict
 from debias.contract import DetectContext, Policy, ProbeSpec, skipped
-from detectors.cues import Cue, CuePatterns, default_non_answer_patterns
 from debias.options import as_bool, as_float, check_policy
+from debias.types import Evidence, Finding, Verdict
+from detectors.cues import Cue, CuePatterns, default_non_answer_patterns
 from detectors.priors import JudgePriors, default_priors, logit, sigmoid
 
 

@@ -28,11 +28,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from debias.errors import ConfigError, InputError
-from debias.types import Finding
-from debias.contract import AnyDetector, DetectContext, ModelDetector, errored, skipped
 from debias.cascade import covered_biases, plan_model_detectors
+from debias.contract import AnyDetector, DetectContext, ModelDetector, errored, skipped
+from debias.errors import ConfigError, InputError
 from debias.offline import detect_offline
+from debias.types import Finding
 from detectors.rbd_csv import RBDRecord
 
 DEFAULT_DETECTORS = ("position", "bandwagon", "verbosity", "sentiment")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from debias.ordering import reversed_order, to_slot
-from debias.types import Evidence, Finding, Verdict
 from debias.contract import DetectContext, Policy, ProbeSpec, skipped
 from debias.memo import BoundedCache
+from debias.ordering import reversed_order, to_slot
+from debias.types import Evidence, Finding, Verdict
 
 
 def _rotations(order: list[int], k: int) -> list[int]:

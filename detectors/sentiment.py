@@ -123,11 +123,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from debias.errors import ConfigError, MissingDependencyError
-from debias.types import Evidence, Finding, Verdict
 from debias.contract import DetectContext, Policy, ProbeSpec, skipped
+from debias.errors import ConfigError, MissingDependencyError
 from debias.memo import BoundedCache
 from debias.options import as_bool, as_float, check_policy
+from debias.types import Evidence, Finding, Verdict
 from detectors.priors import JudgePriors, default_priors
 
 _WORD = re.compile(r"[a-z][a-z']*")

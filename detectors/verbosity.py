@@ -33,10 +33,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from debias.types import Evidence, Finding, Verdict
 from debias.contract import DetectContext, Policy, ProbeSpec, skipped
-from detectors.lengths import compare_lengths, final_number, is_concise_answer, same_number
 from debias.options import as_bool, as_float, check_policy
+from debias.types import Evidence, Finding, Verdict
+from detectors.lengths import compare_lengths, final_number, is_concise_answer, same_number
 from detectors.priors import JudgePriors, default_priors
 
 

@@ -6,9 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from debias.errors import ConfigError
-from debias.judges.testing import ScriptedBackend
-from debias.types import Finding
 from debias.cascade import (
     Band,
     bias_signal,
@@ -17,6 +14,9 @@ from debias.cascade import (
     model_calls,
     plan_model_detectors,
 )
+from debias.errors import ConfigError
+from debias.judges.testing import ScriptedBackend
+from debias.types import Finding
 from detectors.reasoning.detector import ReasoningDetector
 
 

@@ -20,8 +20,8 @@ from debias.audit.tally import Tally
 from debias.audit.tone import SentimentMode, ToneScorer
 from debias.audit.view import JudgeView, views
 from debias.errors import ConfigError
-from debias.types import Finding, Item
 from debias.memo import BoundedCache
+from debias.types import Finding, Item
 
 #: Families that read the candidate texts (always classified; the pattern families are
 #: memoised per verdict pattern, see :mod:`debias.audit.patterns`).
