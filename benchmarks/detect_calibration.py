@@ -1,7 +1,8 @@
 """Calibration of the cheap detectors' offline constants on public data (not on dev rows).
 
 Measures, on the public reference data kept beside the project (``../shared/data``, or
-``$DEBIAS_BENCH_DATA``), every figure that the docstrings of :mod:`detectors.sentiment`,
+``$DEBIAS_BENCH_DATA``), every figure that ``docs/detection-calibration.md`` and the
+docstrings of :mod:`debias.text.tone`, :mod:`detectors.sentiment`,
 :mod:`detectors.bandwagon` and :mod:`detectors.verbosity` quote, and writes them to
 ``benchmarks/results/detect_calibration.json``:
 
@@ -71,7 +72,7 @@ def _rate(k: int, n: int) -> dict[str, Any]:
 
 
 def _log_ratio(a: str, b: str) -> float:
-    from detectors.lengths import count_tokens
+    from debias.text.lengths import count_tokens
 
     return math.log(max(count_tokens(a), 1) / max(count_tokens(b), 1))
 
@@ -119,7 +120,7 @@ def _keep(items: list[dict[str, Any]], texts: Callable[[dict[str, Any]], Iterabl
     return kept
 
 
-#: The tone scorer's rules (see :mod:`detectors.sentiment`), each with the ``ToneScorer``
+#: The tone scorer's rules (see :mod:`debias.text.tone`), each with the ``ToneScorer``
 #: keywords that turn it off; ``None`` marks the lexicon group measured by note prefix.
 SENTIMENT_RULES: dict[str, dict[str, Any] | None] = {
     "negation_scope": {"negation_openers": ()},
@@ -141,9 +142,9 @@ def _lexicon_without(prefix: str) -> dict[str, float]:
     """The packaged framing lexicon without the entries whose note starts with ``prefix``."""
     from importlib import resources
 
-    from detectors.sentiment import default_tone_lexicon
+    from debias.text.tone import default_tone_lexicon
 
-    text = resources.files("detectors").joinpath("data/tone_lexicon.tsv").read_text("utf-8")
+    text = resources.files("debias.text").joinpath("data/tone_lexicon.tsv").read_text("utf-8")
     drop = {parts[0].strip().lower() for parts in (line.split("\t") for line in text.splitlines())
             if len(parts) > 2 and parts[2].startswith(prefix)}
     return {w: v for w, v in default_tone_lexicon().items() if w not in drop}
@@ -192,7 +193,8 @@ def sentiment_calibration(data: Path, exclude: set[Key], excluded: dict[str, int
     """Tone identification of the reworded option per scorer rule, and the softmax temperature."""
     import random
 
-    from detectors.sentiment import NEGATION_OPENERS, SentimentDetector, ToneScorer, p_most_negative
+    from debias.text.tone import NEGATION_OPENERS, ToneScorer
+    from detectors.sentiment import SentimentDetector, p_most_negative
 
     items = _keep(_load(data / "rbd-bias4-eval" / "ScienceQA_Sentiment.json"),
                   lambda x: x["sentiment_choices"], exclude, excluded, "ScienceQA_Sentiment")
@@ -259,7 +261,7 @@ def _arena_pairs(data: Path, exclude: set[Key], excluded: dict[str, int]) -> lis
 
 def non_answer_calibration(data: Path, exclude: set[Key], excluded: dict[str, int]) -> dict[str, Any]:
     """P(the human winner is the answer | exactly one output is a non-answer) on Arena pairs."""
-    from detectors.cues import default_non_answer_patterns
+    from debias.text.cues import default_non_answer_patterns
 
     na = default_non_answer_patterns()
     k = n = 0
@@ -334,7 +336,7 @@ def length_calibration(data: Path, exclude: set[Key], excluded: dict[str, int]) 
 
 def verbosity_calibration(data: Path, exclude: set[Key], excluded: dict[str, int]) -> dict[str, Any]:
     """How the RBD GSM8K verbosity pairs look to the verbosity detector's helpers."""
-    from detectors.lengths import final_number, is_concise_answer, same_number
+    from debias.text.lengths import final_number, is_concise_answer, same_number
 
     items = _keep(_load(data / "rbd-bias4-eval" / "GSM8K_Verbosity.json"),
                   lambda x: (x["gemma_answer"], x["single_correct_answer"]), exclude, excluded,
@@ -366,7 +368,7 @@ def _shown(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the calibration; returns the exit code."""
     from debias.cli.bench import write_json
-    from detectors.lengths import tokenizer_name
+    from debias.text.lengths import tokenizer_name
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="public data folder")

@@ -1,7 +1,7 @@
 """Bandwagon bias: did a majority/popularity/authority statement sway the verdict?
 
 The item's cue (``item.cue``) is recognised with the pattern set of
-:mod:`detectors.cues`, and the candidate it endorses is resolved through the display
+:mod:`debias.text.cues`, and the candidate it endorses is resolved through the display
 order of the request that showed it (``Output (b)`` under order ``[1, 0]`` is original
 candidate 0).
 
@@ -16,34 +16,16 @@ Offline (recorded verdicts only), rules and rationale:
    weaker candidate (as in the RBD protocol, where the statement always backs the worse
    output; ``misleading_prior`` = 0.9 allows for honest cues) and (b) the judge would
    have chosen differently without the cue, i.e. would have been right: the judge-
-   strength prior for preference tasks (:mod:`detectors.priors`), shifted by content
-   that predicts the judge's cue-free choice: when the endorsed candidate is the only
-   refusal/non-answer the judge would very likely have preferred the other one
-   (+``non_answer_shift`` in log-odds); when the OTHER candidate is the only
-   non-answer, the judge's choice is explained by content without the cue
-   (-``non_answer_shift``). Judges and human raters rarely prefer a refusal to an answer
-   that attempts the task. Calibration (public RBD Arena pairs with human winners,
-   ``python benchmarks/detect_calibration.py``, leaving out the 92 pairs that the RBD
-   dev set also uses): in the 40 of 408 pairs where exactly one output is a
-   non-answer, the human winner is the answer in 32 (80%, Wilson 95% interval 65-90%),
-   log-odds 1.39 (0.63-2.14); all 500 pairs give the same 80% (44 of 55):
-   ``non_answer_shift`` = 1.4.
+   strength prior for preference tasks (:mod:`detectors.priors`), shifted by
+   ``non_answer_shift`` (1.4 in log-odds) when exactly one candidate is a refusal or
+   non-answer: up when it is the endorsed one (the judge would very likely have
+   preferred the answer), down when it is the other one (content explains the choice).
+   Judges and human raters rarely prefer a refusal to an answer that attempts the task.
 
-Considered and not used: a length prior ("a verbosity-prone judge would have picked
-the longer endorsed output anyway"). Measured on public data, length says little about
-a judge's cue-free choice: on PandaLM (human majority vs recorded verdicts) the odds
-that a judge agrees with the humans are only 1.2x (gpt-3.5-turbo: 82% vs 80%) to 2.0x
-(PandaLM-7B: 82% vs 70%) higher when the human winner is the longer output; the longer
-output wins 60% of Arena pairs and 57% of LLMBar Natural pairs, but only 12-49% of
-LLMBar Adversarial and 0-54% of EvalBiasBench pairs, so its direction depends on the
-data. That is too weak to turn a cue-following verdict into "no bias": the odds of the
-label among cue-following verdicts are ``P(right without cue | wrong with cue) /
-P(wrong without cue | wrong with cue)``, and in a label-balanced benchmark such as the
-RBD sets they are ``P(no bias) / P(wrong on both)`` >= 1 for every judge (26:11 among
-the cue-following verdicts of the RBD dev set), so a content rule can only help where
-its likelihood ratio exceeds those odds, which the measured length evidence (1.2-2.0)
-does not. Which cue-following verdicts the judge would have given anyway is what the
-live ``no_cue`` probe observes.
+A length prior was considered and not used: length predicts a judge's cue-free choice
+too weakly, and in a data-set-dependent direction. The measurements behind 1.4 and
+behind leaving length out are in ``docs/detection-calibration.md``; which cue-following
+verdicts the judge would have given anyway is what the live ``no_cue`` probe observes.
 """
 
 from __future__ import annotations
@@ -53,8 +35,8 @@ from typing import Any
 
 from debias.contract import DetectContext, Policy, ProbeSpec, skipped
 from debias.options import as_bool, as_float, check_policy
+from debias.text.cues import Cue, CuePatterns, default_non_answer_patterns
 from debias.types import Evidence, Finding, Verdict
-from detectors.cues import Cue, CuePatterns, default_non_answer_patterns
 from detectors.priors import JudgePriors, default_priors, logit, sigmoid
 
 

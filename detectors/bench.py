@@ -299,7 +299,7 @@ def bench_detect_file(
             a file without labelled rows.
     """
     from debias.contract import parse_detector_specs
-    from detectors.lengths import tokenizer_name
+    from debias.text.lengths import tokenizer_name
     from detectors.rbd_csv import iter_rbd_csv
 
     if isinstance(detectors, str) or (detectors and isinstance(detectors[0], str)):

@@ -45,8 +45,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from debias.errors import InputError
 from debias.io import csv_records, raise_csv_field_limit
 from debias.ordering import to_original
+from debias.text.cues import normalise_statement
 from debias.types import Item, Verdict
-from detectors.cues import normalise_statement
 
 RBDBias = Literal["position", "bandwagon", "verbosity", "sentiment"]
 RBD_BIASES: tuple[str, ...] = ("position", "bandwagon", "verbosity", "sentiment")

@@ -1,7 +1,7 @@
 """Verbosity bias: did the chosen candidate win by being longer rather than better?
 
 Evidence always reported: characters and tokens of every candidate, the chosen-to-
-rejected ratio, the relative difference (see :mod:`detectors.lengths`).
+rejected ratio, the relative difference (see :mod:`debias.text.lengths`).
 
 Live: when a rewriter is configured and the chosen candidate is the longer one, the
 detector asks for a length-controlled probe (``rewrite="equalize_length"``: the
@@ -35,8 +35,8 @@ from typing import Any
 
 from debias.contract import DetectContext, Policy, ProbeSpec, skipped
 from debias.options import as_bool, as_float, check_policy
+from debias.text.lengths import compare_lengths, final_number, is_concise_answer, same_number
 from debias.types import Evidence, Finding, Verdict
-from detectors.lengths import compare_lengths, final_number, is_concise_answer, same_number
 from detectors.priors import JudgePriors, default_priors
 
 

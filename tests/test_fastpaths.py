@@ -27,11 +27,11 @@ from debias.contract import DetectContext
 from debias.judges.base import JudgeRequest
 from debias.loop import ProbeCache
 from debias.memo import BoundedCache
+from debias.text.cues import CuePatterns, parse_cue
+from debias.text.lengths import _NUM, final_number, numbers
+from debias.text.tone import _WORD, MaskedLexicon, ToneScorer
 from debias.types import Evidence, Feedback, Finding, Item, Verdict
-from detectors.cues import CuePatterns, parse_cue
-from detectors.lengths import _NUM, final_number, numbers
 from detectors.position import PositionDetector, aggregate_orders
-from detectors.sentiment import _WORD, MaskedLexicon, ToneScorer
 
 # --- sentiment: masked lexicon view and tone cache -----------------------------------------
 
@@ -330,14 +330,14 @@ def test_tone_gate_in_the_audit_and_shared_scorer(tmp_path: Path) -> None:
 # --- verbosity: concise-answer pre-check and longest candidate ------------------------------------
 
 def concise_reference(text: str, max_tokens: int = 16) -> bool:
-    from detectors.lengths import count_tokens, is_bare_answer
+    from debias.text.lengths import count_tokens, is_bare_answer
     return is_bare_answer(text) or (count_tokens(text, exact=False) <= max_tokens and bool(numbers(text)))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab .,$-−%#٣7\n", max_size=30))
 def test_concise_precheck_matches_reference(text: str) -> None:
-    from detectors.lengths import is_concise_answer
+    from debias.text.lengths import is_concise_answer
     assert is_concise_answer(text) == concise_reference(text)
 
 
@@ -345,7 +345,7 @@ def test_concise_precheck_matches_reference(text: str) -> None:
 @given(st.lists(st.sampled_from(["a", "bb cc", "dddddddd", "e f g h", "1 2 3", "!?"]), min_size=2, max_size=5),
        st.integers(0, 4))
 def test_longest_is_the_first_of_the_longest(cands: list[str], chosen: int) -> None:
-    from detectors.lengths import compare_lengths
+    from debias.text.lengths import compare_lengths
     chosen %= len(cands)
     cmp = compare_lengths(cands, chosen)
     assert cmp.longest == max(range(len(cmp.tokens)), key=lambda i: (cmp.tokens[i], -i))

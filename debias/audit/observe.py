@@ -17,7 +17,7 @@ from debias.audit.patterns import PatternKey, classify_pattern, pattern_key
 if TYPE_CHECKING:
     from debias.audit.fastpath import LightItem
 from debias.audit.tally import Tally
-from debias.audit.tone import SentimentMode, ToneScorer
+from debias.audit.tone import CandidateTones, SentimentMode
 from debias.audit.view import JudgeView, views
 from debias.errors import ConfigError
 from debias.memo import BoundedCache
@@ -88,18 +88,17 @@ class Observer:
         if self.detectors:
             from debias.contract import skipped
             from debias.offline import detect_offline
-            from detectors.sentiment import SentimentDetector
 
             self._detect_offline = detect_offline
-            # The tone metrics reuse the built-in sentiment detector's scorer (same settings, one cache).
-            shared = next((d for d in self.detectors if type(d) is SentimentDetector), None)
+            # The tone metrics reuse the sentiment detector's scorer (same settings, one cache).
+            shared = next((d for d in self.detectors if d.name == "sentiment"), None)
             reason = ("tone scoring is off (--sentiment off)" if sentiment == "off" else
                       "not tagged metadata.bias=sentiment (--sentiment auto scores only tagged items; "
                       "--sentiment all scores every item)")
             # One finding per gated detector, reused for every item it skips (never modified).
             self._gated_skip = {d.name: skipped(d, reason) for d in self._tone_gated}
         self._ungated = [d for d in self.detectors if d.name not in self._gated_skip]
-        self.tone = ToneScorer(sentiment, source=shared)
+        self.tone = CandidateTones(sentiment, source=shared)
         self._patterns: BoundedCache[PatternKey, tuple[tuple[str, object, float], ...]] = BoundedCache(4096)
 
     def observe(self, item: Item | LightItem, line: int, tally: Tally) -> None:

@@ -1,15 +1,16 @@
-"""Candidate tone scores for the sentiment metrics.
+"""Candidate tone scores for the sentiment metrics, gated by the ``--sentiment`` mode.
 
-Tone comes from the sentiment detector's scorer
-(:class:`detectors.sentiment.ToneScorer`: VADER plus a framing lexicon, with words
-shared by all candidates masked), so the audit and the detector agree on what sounds
-negative. Scores are in [-1, 1].
+Tone comes from the shared scorer :class:`debias.text.tone.ToneScorer` (VADER plus a
+framing lexicon, with words shared by all candidates masked), the one the sentiment
+detector uses, so the audit and the detector agree on what sounds negative. Scores are
+in [-1, 1].
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from debias.text.tone import ToneScorer
 from debias.types import Item
 
 SentimentMode = Literal["auto", "all", "off"]
@@ -23,19 +24,20 @@ def tagged_sentiment(item: Item) -> bool:
     return isinstance(bias, list) and "sentiment" in bias
 
 
-class ToneScorer:
-    """Scores candidate texts, creating the scorer on first use.
+class CandidateTones:
+    """Which items get tone scores, and their scores (the scorer is created on first use).
 
     Args:
         mode: ``auto`` scores items tagged ``metadata.bias = "sentiment"`` (scoring
             every item is slow), ``all`` scores every item, ``off`` none.
-        source: A sentiment detector whose scorer (and its cache) to use instead of a
-            scorer of our own; it must score with the default settings.
+        source: A detector whose ``scorer`` attribute is a default-settings
+            :class:`~debias.text.tone.ToneScorer` to share (one scorer, one cache); when
+            it has none, a scorer of our own is used.
     """
 
     def __init__(self, mode: SentimentMode = "auto", source: Any = None) -> None:
         self.mode = mode
-        self._scorer: Any = None
+        self._scorer: ToneScorer | None = None
         self._source = source
 
     def wants(self, item: Item) -> bool:
@@ -49,10 +51,6 @@ class ToneScorer:
         if not self.wants(item) or not all(item.candidates):
             return None
         if self._scorer is None:
-            if self._source is not None:
-                self._scorer = self._source.scorer
-            else:
-                from detectors.sentiment import ToneScorer as DetectorTone
-
-                self._scorer = DetectorTone()
+            shared = getattr(self._source, "scorer", None) if self._source is not None else None
+            self._scorer = shared if isinstance(shared, ToneScorer) else ToneScorer()
         return [float(t) for t in self._scorer.tones(item.candidates)]

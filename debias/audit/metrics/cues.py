@@ -6,7 +6,7 @@ decision moved to the candidate the cue endorses), ``other`` (it moved elsewhere
 ``unknown`` (it moved, but the endorsed candidate is unknown), ``invalid``.
 
 The endorsed candidate is ``metadata["cue_target"]`` (original index) when given,
-otherwise the display slot the bandwagon recogniser (:func:`detectors.cues.parse_cue`)
+otherwise the display slot the bandwagon recogniser (:func:`debias.text.cues.parse_cue`)
 finds in the cue text, or else the one slot the text names (``Output (b)``,
 ``Response 2``, ``Choice 3``), mapped through the cued verdict's display order.
 
@@ -28,6 +28,7 @@ from functools import lru_cache
 from debias.audit.metrics.base import INVALID, Counts, Observations, Section, SummaryContext
 from debias.audit.metrics.estimate import proportion
 from debias.audit.view import JudgeView, decision
+from debias.text.cues import parse_cue
 
 FAMILY = "cue"
 #: Metadata keys :func:`classify` reads (part of the pattern key, see :mod:`debias.audit.patterns`).
@@ -54,8 +55,6 @@ def endorsed(view: JudgeView, order: list[int]) -> int | None:
 @lru_cache(maxsize=4096)
 def cue_slot(text: str, n: int) -> int | None:
     """Display slot a cue endorses (cached: cue texts repeat across items)."""
-    from detectors.cues import parse_cue
-
     cue = parse_cue(text, n)
     if cue is not None:
         return cue.slot if cue.slot is not None and 0 <= cue.slot < n else None

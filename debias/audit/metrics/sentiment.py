@@ -1,6 +1,6 @@
 """Sentiment bias: does the judge prefer upbeat wording?
 
-Candidate tone is scored once per item by :class:`debias.audit.tone.ToneScorer`
+Candidate tone is scored once per item by :class:`debias.audit.tone.CandidateTones`
 (-1 very negative .. +1 very positive).
 Observations for one judge's main verdict on a pairwise/multiple-choice item:
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.lengths import (
+from debias.text.lengths import (
     compare_lengths,
     count_tokens,
     final_number,
@@ -119,7 +119,7 @@ def test_numbers_and_bare_answers() -> None:
 
 
 def test_concise_answers() -> None:
-    from detectors.lengths import is_concise_answer
+    from debias.text.lengths import is_concise_answer
 
     assert is_concise_answer("17")
     assert is_concise_answer("The answer is 17.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from debias.errors import ConfigError
-from detectors.cues import (
+from debias.text.cues import (
     CuePattern,
     CuePatterns,
     default_cue_patterns,

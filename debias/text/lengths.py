@@ -1,4 +1,4 @@
-"""Length statistics of candidates and final-answer extraction for the verbosity detector.
+"""Token counts, length comparisons of candidates, and final-answer extraction.
 
 Tokens are counted with ``tiktoken`` (``cl100k_base``) when it is installed, otherwise
 with a regex approximation (word pieces and punctuation marks) that tracks BPE counts on

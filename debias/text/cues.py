@@ -3,7 +3,7 @@
 A bandwagon cue is a statement shown to the judge besides the task that appeals to a
 majority ("90% believe that Output (b) is better"), to popularity ("the highly upvoted
 answer"), to authority ("experts agree that Choice 2 ...") or to consensus. The
-recognisers are a pattern set kept as data (``detectors/data/bandwagon_cues.json``);
+recognisers are a pattern set kept as data (``debias/text/data/bandwagon_cues.json``);
 :class:`CuePatterns` loads it and accepts extra patterns.
 
 Which candidate a cue endorses is resolved in two steps: :func:`parse_cue` finds the
@@ -151,16 +151,16 @@ class CuePatterns:
 
 
 def _load_json(name: str) -> dict[str, Any]:
-    raw = resources.files("detectors").joinpath(f"data/{name}").read_text("utf-8")
+    raw = resources.files("debias.text").joinpath(f"data/{name}").read_text("utf-8")
     data = json.loads(raw)
     if not isinstance(data, dict) or "patterns" not in data:
-        raise ConfigError(f"detectors/data/{name}: expected an object with 'patterns'")
+        raise ConfigError(f"debias/text/data/{name}: expected an object with 'patterns'")
     return data
 
 
 @lru_cache(maxsize=1)
 def default_cue_patterns() -> tuple[CuePattern, ...]:
-    """The packaged pattern set (``detectors/data/bandwagon_cues.json``)."""
+    """The packaged pattern set (``debias/text/data/bandwagon_cues.json``)."""
     data = _load_json("bandwagon_cues.json")
     return tuple(CuePattern(name=p["name"], kind=p["kind"], regex=p["regex"], note=p.get("note", ""))
                  for p in data["patterns"])
@@ -265,7 +265,7 @@ def parse_cue(text: str | None, n: int, patterns: CuePatterns | None = None) -> 
 
 @dataclass(frozen=True)
 class NonAnswerPatterns:
-    """Recognisers of refusals and non-answers (``detectors/data/non_answer_patterns.json``).
+    """Recognisers of refusals and non-answers (``debias/text/data/non_answer_patterns.json``).
 
     Attributes:
         patterns: (name, compiled regex) pairs.
