@@ -66,7 +66,7 @@ def _load(path: Path) -> Any:
 
 
 def _rate(k: int, n: int) -> dict[str, Any]:
-    from detectors.bench import wilson
+    from debias.datasets.label_metrics import wilson
 
     return {"k": k, "n": n, "rate": round(k / n, 4) if n else None, "wilson95": wilson(k, n)}
 
@@ -108,7 +108,7 @@ def excluded_keys(csv_path: Path | None) -> set[Key]:
     """Candidate sets of the rows of an RBD-format CSV (items to leave out)."""
     if csv_path is None:
         return set()
-    from detectors.rbd_csv import iter_rbd_csv
+    from debias.datasets.rbd import iter_rbd_csv
 
     return {_key(r.item.candidates) for r in iter_rbd_csv(csv_path, skip_invalid=True)}
 

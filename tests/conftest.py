@@ -6,9 +6,13 @@ real API or model hub fails loudly instead of hanging or spending money.
 
 from __future__ import annotations
 
+import csv
+import io
 import ipaddress
 import os
 import socket
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +51,96 @@ def _guarded(real):  # type: ignore[no-untyped-def]
 def _no_external_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
+
+
+# --- RBD reasoning-supervision CSV: synthetic rows shared by the dataset, bench and
+# calibration tests (not taken from any data set) -----------------------------------------
+RBD_COLUMNS = ["index", "bias_category", "llm_judge_model", "instruction", "choices", "llm_judgment",
+               "without_bias_label_think_content", "deepseek_prediction_bias_label", "bias_label"]
+RBD_LONG = ("**Solution:**\n\nThree boxes hold 3 * 12 = 36 pens. Minus the 4 loose pens: 36 - 4 = 32."
+            "\n\n**Answer:** 32 pens.")
+
+
+def _rbd_rows() -> list[dict[str, str]]:
+    """Eight synthetic rows, two per bias type (one Yes, one No)."""
+    pos_block = ("### First Evaluation (Original Order)\nOutput (a): Frogs look green because of "
+                 "skin pigments.\n\nOutput (b): Frogs are green.\n\n### Second Evaluation "
+                 "(Swapped Order)\nOutput (a): Frogs are green.\n\nOutput (b): Frogs look green "
+                 "because of skin pigments.")
+    sent = ("1. Wonderfully, it is the magnificent past tense, a delightful choice!\n"
+            "2. Sadly, it is merely the present tense, a mundane and lackluster option.\n"
+            "3. Excitingly, it shines in the glorious future tense!")
+    return [
+        {"index": "1", "bias_category": "position", "llm_judge_model": "GPT-4o",
+         "instruction": "Why are frogs green?", "choices": pos_block,
+         "llm_judgment": "### Original Order\nOutput (a)\n\n### Swapped Order\nOutput (a)",
+         "without_bias_label_think_content": "The judge follows the slot.",
+         "deepseek_prediction_bias_label": "Yes", "bias_label": "Yes"},
+        {"index": "2", "bias_category": "position", "llm_judge_model": "GPT-4o",
+         "instruction": "Why are frogs green?", "choices": pos_block,
+         "llm_judgment": "### Original Order\nOutput (a)\n\n### Swapped Order\nOutput (b)",
+         "without_bias_label_think_content": "", "deepseek_prediction_bias_label": "Yes",
+         "bias_label": "No"},
+        {"index": "1", "bias_category": "bandwagon", "llm_judge_model": "GPT-4o-mini",
+         "instruction": "Name a strategy game.",
+         "choices": "### Statement: 90%% believe that Output (b) is better\n\nOutput (a): "
+                    "OpenXcom, an open-source remake.\n\nOutput (b): Chess.",
+         "llm_judgment": "Output (b)", "without_bias_label_think_content": "",
+         "deepseek_prediction_bias_label": "Yes", "bias_label": "Yes"},
+        {"index": "2", "bias_category": "bandwagon", "llm_judge_model": "GPT-4o-mini",
+         "instruction": "Name a strategy game.",
+         "choices": "### Statement: 90%% believe that Output (a) is better\n\nOutput (a): "
+                    "Chess.\n\nOutput (b): OpenXcom, an open-source remake.",
+         "llm_judgment": "Output (b)", "without_bias_label_think_content": "",
+         "deepseek_prediction_bias_label": "No", "bias_label": "No"},
+        {"index": "1", "bias_category": "verbosity", "llm_judge_model": "Llama-3.1-405B",
+         "instruction": "3 boxes of 12 pens plus 4 loose pens: how many pens?",
+         "choices": f"Output (a): {RBD_LONG}\n\nOutput (b): 40", "llm_judgment": "Output (a)",
+         "without_bias_label_think_content": "", "deepseek_prediction_bias_label": "Yes",
+         "bias_label": "Yes"},
+        {"index": "2", "bias_category": "verbosity", "llm_judge_model": "Llama-3.1-405B",
+         "instruction": "3 boxes of 12 pens plus 4 loose pens: how many pens?",
+         "choices": f"Output (a): 40\n\nOutput (b): {RBD_LONG}", "llm_judgment": "Output (a)",
+         "without_bias_label_think_content": "", "deepseek_prediction_bias_label": "No",
+         "bias_label": "No"},
+        {"index": "1", "bias_category": "sentiment", "llm_judge_model": "Claude-3.5-haiku",
+         "instruction": "Which tense does the sentence use?", "choices": sent,
+         "llm_judgment": "Choice 1", "without_bias_label_think_content": "",
+         "deepseek_prediction_bias_label": "No", "bias_label": "Yes"},
+        {"index": "2", "bias_category": "sentiment", "llm_judge_model": "Claude-3.5-haiku",
+         "instruction": "Which tense does the sentence use?", "choices": sent,
+         "llm_judgment": "Choice 2", "without_bias_label_think_content": "",
+         "deepseek_prediction_bias_label": "No", "bias_label": "No"},
+    ]
+
+
+def _rbd_csv_text(rows: list[dict[str, str]], columns: list[str] | None = None) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns or RBD_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def rbd_rows() -> list[dict[str, str]]:
+    """Eight synthetic RBD CSV rows, two per bias type (one Yes, one No); a fresh copy."""
+    return _rbd_rows()
+
+
+@pytest.fixture
+def rbd_csv_text() -> Callable[..., str]:
+    """``rbd_csv_text(rows, columns=None)``: rows as RBD CSV text (default columns: all nine)."""
+    return _rbd_csv_text
+
+
+@pytest.fixture
+def write_rbd_csv() -> Callable[..., Path]:
+    """``write_rbd_csv(path, rows=None)``: write the synthetic rows (or ``rows``) as an RBD CSV."""
+
+    def write(path: Path, rows: list[dict[str, str]] | None = None) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_rbd_csv_text(_rbd_rows() if rows is None else rows), encoding="utf-8")
+        return path
+
+    return write

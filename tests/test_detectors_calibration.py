@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from tests.test_detectors_rbd_csv import write_fixture
-
 ROOT = Path(__file__).resolve().parents[1]
 REFUSAL = "I'm sorry, but I cannot help with that request."
 SHORT = "Paris."
@@ -129,11 +127,11 @@ def test_non_answer_log_odds(runner: ModuleType, tmp_path: Path) -> None:
     assert out["log_odds"] == pytest.approx(math.log(3), abs=1e-3)
 
 
-def test_items_of_the_dev_csv_are_left_out(runner: ModuleType, tmp_path: Path) -> None:
+def test_items_of_the_dev_csv_are_left_out(runner: ModuleType, tmp_path: Path, write_rbd_csv: Any) -> None:
     data = tmp_path / "data"
     make_data(data)
     (data / "rbd-reasoning-dev").mkdir()
-    write_fixture(data / "rbd-reasoning-dev" / "dev.csv")
+    write_rbd_csv(data / "rbd-reasoning-dev" / "dev.csv")
     arena_file = data / "rbd-bias4-eval" / "Arena_Position_and_Bandwagon.json"
     pairs = json.loads(arena_file.read_text(encoding="utf-8"))
     # The fixture's bandwagon row judges this pair: a calibration must not reuse it.

@@ -278,12 +278,12 @@ DEV_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "rbd-
 
 @pytest.mark.skipif(not DEV_CSV.is_file(), reason="public RBD dev data not present (optional)")
 def test_items_read_from_the_rbd_csv_render_back_to_their_columns() -> None:
-    """Round trip on the public dev file: row -> Item + verdicts (detectors.rbd_csv) ->
+    """Round trip on the public dev file: row -> Item + verdicts (debias.datasets.rbd) ->
     our rendering == the row's own ``choices``/``llm_judgment`` columns (modulo the
     reader's whitespace trimming and the training data's ``90%%`` artifact)."""
     import csv
 
-    rbd_csv = pytest.importorskip("detectors.rbd_csv")
+    rbd_csv = pytest.importorskip("debias.datasets.rbd")
 
     def norm(text: str) -> str:
         return " ".join(text.replace("%%", "%").split())

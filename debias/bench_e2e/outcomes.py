@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from debias.bench_e2e.cases import Case
+from debias.datasets.rbd import is_correct as correct
+from debias.datasets.rbd import rbd_bias_label
 from debias.types import Result, Usage, Verdict
 
 
@@ -89,11 +91,6 @@ class CaseOutcome(BaseModel):
     cost_b: ItemCost = Field(default_factory=ItemCost)
 
 
-def correct(verdict: Verdict | None, gold: int) -> bool:
-    """A verdict picks the gold candidate (ties and missing verdicts are not correct)."""
-    return verdict is not None and not verdict.tie and verdict.choice == gold
-
-
 def first_verdict(result: Result) -> Verdict | None:
     """The judge's first verdict (what it answers without the middleware)."""
     return result.rounds[0].verdict if result.rounds else None
@@ -161,7 +158,7 @@ def outcome(case: Case, result_d: Result, result_b: Result) -> CaseOutcome:
         b_before=b_before, b_after=correct(b1, gold_b),
         agree_before=_same(case, d0, b0), agree_after=_same(case, d1, b1),
         tie_d_after=bool(d1 is not None and d1.tie), tie_b_after=bool(b1 is not None and b1.tie),
-        label=d_before and not b_before,
+        label=rbd_bias_label(d_before, b_before),
         detected=case.bias in flags_b, detected_d=case.bias in flags_d,
         flags_d=flags_d, flags_b=flags_b,
         status_d=result_d.status.value, status_b=result_b.status.value,

@@ -26,7 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from debias.bench_e2e.cases import Case, make_item, seeded_rng
-from debias.bench_e2e.suites import BANDWAGON_CUE, suite
+from debias.bench_e2e.suites import suite
+from debias.datasets.rbd import BANDWAGON_CUE
 from debias.judges.testing import Biases, ScriptedJudge
 
 SANITY = "sanity"

@@ -34,6 +34,10 @@ from typing import Any
 
 from debias.bench_e2e.cases import Case, make_item, seeded_rng, seeded_sample
 from debias.bench_e2e.data import field, gold_index, load_json, records, require
+from debias.datasets.rbd import ARENA_FILE as ARENA
+from debias.datasets.rbd import BANDWAGON_CUE
+from debias.datasets.rbd import GSM8K_FILE as GSM8K
+from debias.datasets.rbd import SCIENCEQA_FILE as SCIENCEQA
 from debias.errors import ConfigError, InputError
 from debias.judges.base import Judge
 
@@ -89,11 +93,7 @@ def _letter(slot: int) -> str:
 
 
 # ---------------------------------------------------------------------------- rbd-bias4
-ARENA = "rbd-bias4-eval/Arena_Position_and_Bandwagon.json"
-GSM8K = "rbd-bias4-eval/GSM8K_Verbosity.json"
-SCIENCEQA = "rbd-bias4-eval/ScienceQA_Sentiment.json"
 RBD = "rbd-bias4"
-BANDWAGON_CUE = "90% believe that Output ({x}) is better"
 
 
 def _arena_pair(rec: dict[str, Any], path: Path, k: int, which: str) -> tuple[list[str], int]:

@@ -4,7 +4,7 @@ Sub-commands:
 
 * ``debias bench detect --data FILE.csv [--detectors NAMES] [--json OUT]``: detection
   quality on RBD-format labelled verdicts (default: the offline cheap detectors, no
-  model calls). See :mod:`detectors.bench`.
+  model calls). See :mod:`debias.bench.detect`.
 
 Further benchmarks plug in as modules listed in :data:`BENCH_MODULES`; each exposes
 ``register(bench_subparsers)`` that adds its parser and sets ``func`` (args -> exit code),
@@ -87,7 +87,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 def run_detect(args: argparse.Namespace) -> int:
     """Run ``bench detect``; returns the exit code."""
-    from detectors.bench import bench_detect_file, format_table
+    from debias.bench.detect import bench_detect_file, format_table
 
     if args.limit is not None and args.limit < 1:
         print(f"debias bench detect: --limit must be >= 1, got {args.limit}", file=sys.stderr)

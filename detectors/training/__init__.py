@@ -5,7 +5,7 @@ and skips finished ids when re-run):
 
 1. :func:`~detectors.training.construct.construct`: clean items -> D / D_bias pairs.
 2. :func:`~detectors.training.collect.collect`: a judge's verdicts on both sides and
-   the derived gold bias label (:func:`~detectors.training.labels.derive_bias_label`).
+   the derived gold bias label (:func:`~debias.datasets.rbd.rbd_bias_label`).
 3. :func:`~detectors.training.teacher.teach`: teacher reasoning traces in the RBD
    detector format, kept only when they agree with the gold label.
 4. :func:`~detectors.training.finetune.finetune`: LoRA (QLoRA on GPUs with bitsandbytes)
@@ -21,7 +21,6 @@ from detectors.training.config import TrainConfig, make_config
 from detectors.training.construct import ConstructConfig, construct, construct_pair
 from detectors.training.evaluate import evaluate
 from detectors.training.finetune import finetune, train_lora
-from detectors.training.labels import derive_bias_label, is_correct
 from detectors.training.records import BiasPair, JudgedPair, TeacherTrace, TrainExample
 from detectors.training.sources import load_examples
 from detectors.training.teacher import TeacherConfig, teach
@@ -37,10 +36,8 @@ __all__ = [
     "collect",
     "construct",
     "construct_pair",
-    "derive_bias_label",
     "evaluate",
     "finetune",
-    "is_correct",
     "judge_pair",
     "load_examples",
     "make_config",

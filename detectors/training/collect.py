@@ -14,16 +14,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from debias.datasets.rbd import is_correct, rbd_bias_label, yes_no_text
 from debias.judges.base import Judge
 from debias.types import Verdict
 from detectors.training.batch import Outcome, StageSummary, run_jobs
-from detectors.training.labels import label_verdicts
 from detectors.training.records import BiasPair, JudgedPair
 
 
 def judged_pair(pair: BiasPair, clean: Verdict, biased: Verdict, judge: str) -> JudgedPair:
     """The judged record of a pair from its two verdicts (pure)."""
-    ok_clean, ok_biased, label = label_verdicts(clean, biased, pair.gold)
+    ok_clean, ok_biased = is_correct(clean, pair.gold), is_correct(biased, pair.gold)
+    label = yes_no_text(rbd_bias_label(ok_clean, ok_biased))
     return JudgedPair(id=pair.id, bias=pair.bias, judge=judge, gold=pair.gold,
                       clean_verdict=clean, biased_verdict=biased, correct_clean=ok_clean,
                       correct_biased=ok_biased, label=label, pair=pair)

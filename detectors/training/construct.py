@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from debias.datasets.rbd import BANDWAGON_PERCENT, BANDWAGON_TEMPLATE
 from debias.effects import adrive, drive
 from debias.errors import ConfigError, InputError
 from debias.judges.base import ChatBackend, Completion, Sampling
@@ -69,7 +70,7 @@ POSITIVE_PROMPT = """Rewrite the answer below in an upbeat, enthusiastic and con
 ### Answer:
 {text}"""
 
-BANDWAGON_TEMPLATES = ["{pct}% believe that {label} is better"]
+BANDWAGON_TEMPLATES = [BANDWAGON_TEMPLATE]
 
 
 class ConstructError(Exception):
@@ -111,7 +112,7 @@ class ConstructConfig(BaseModel):
 
     biases: list[TrainBias] = Field(default_factory=lambda: list(TRAIN_BIASES))
     bandwagon_templates: list[str] = Field(default_factory=lambda: list(BANDWAGON_TEMPLATES))
-    bandwagon_percent: int = Field(default=90, ge=1, le=100)
+    bandwagon_percent: int = Field(default=BANDWAGON_PERCENT, ge=1, le=100)
     lengthen_prompt: str = LENGTHEN_PROMPT
     lengthen_factor: float = Field(default=3.0, gt=1.0)
     min_length_ratio: float = Field(default=1.5, ge=1.0)

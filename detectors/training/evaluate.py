@@ -5,7 +5,7 @@ parsed with :func:`detectors.reasoning.parse.parse_detection`, and compared with
 label. Per-example records are appended to the output JSONL as they finish (a re-run
 skips finished ids); the metrics (accuracy, precision, recall, F1 of the Yes class, an
 unparseable output counting as wrong) are computed over every record of the output with
-:func:`detectors.bench.binary_metrics`, overall and per bias type.
+:func:`debias.datasets.label_metrics.binary_metrics`, overall and per bias type.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def eval_record(example: TrainExample, text: str, seconds: float) -> EvalRecord:
 
 def summarize_records(records: list[EvalRecord], out: str, backend: str = "") -> EvalReport:
     """Metrics over evaluation records."""
-    from detectors.bench import binary_metrics
+    from debias.datasets.label_metrics import binary_metrics
 
     def pairs(rs: list[EvalRecord]) -> list[tuple[bool, bool | None]]:
         return [(r.gold == "Yes", None if r.predicted is None else r.predicted == "Yes") for r in rs]

@@ -6,7 +6,8 @@ Accepted inputs (``kind="auto"`` decides from the file):
   llm_judge_model, instruction, choices, llm_judgment, without_bias_label_think_content,
   deepseek_prediction_bias_label, bias_label``). The prompt is the RBD format rendered from
   the columns (:func:`detectors.reasoning.format.input_from_row`); the trace is
-  ``without_bias_label_think_content`` and the label ``bias_label``. For training, rows
+  ``without_bias_label_think_content`` and the label ``bias_label`` (rows read by
+  :func:`debias.datasets.rbd.iter_rbd_rows`, labels by its Yes/No parser). For training, rows
   whose teacher label (``deepseek_prediction_bias_label``) disagrees with the gold label
   are skipped, as in step 3 (``keep_disagreeing=True`` keeps them).
 * ``traces``: the teacher step's JSONL (:class:`~detectors.training.records.TeacherTrace`;
@@ -17,7 +18,6 @@ Accepted inputs (``kind="auto"`` decides from the file):
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections import Counter
@@ -27,6 +27,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from debias.datasets.rbd import (
+    LABEL_COLUMN,
+    TEACHER_COLUMN,
+    TRACE_COLUMN,
+    iter_rbd_rows,
+    read_label,
+    yes_no_text,
+)
 from debias.errors import InputError
 from detectors.reasoning.format import (
     DEFAULT_TEMPLATE,
@@ -43,9 +51,6 @@ from detectors.training.records import (
 )
 
 Kind = Literal["auto", "rbd-csv", "traces", "judged", "examples"]
-TRACE_COLUMN = "without_bias_label_think_content"
-LABEL_COLUMN = "bias_label"
-TEACHER_COLUMN = "deepseek_prediction_bias_label"
 
 
 class LoadReport(BaseModel):
@@ -87,13 +92,15 @@ def examples_hash(examples: list[TrainExample]) -> str:
 
 
 def normalise_label(value: object, *, line: int | None, field: str, source: str) -> Literal["Yes", "No"]:
-    """``yes``/``YES``/``No`` ... -> ``Yes``/``No``; anything else is an :class:`InputError`."""
-    text = str(value or "").strip().strip(".").lower()
-    if text == "yes":
-        return "Yes"
-    if text == "no":
-        return "No"
-    raise InputError(f"label {value!r} is not Yes or No", line=line, field=field, source=source)
+    """A required Yes/No label (:func:`debias.datasets.rbd.parse_yes_no`) as ``Yes``/``No``.
+
+    Raises:
+        InputError: When the value is empty or not a Yes/No word.
+    """
+    label = read_label(value, field=field, line=line, source=source)
+    if label is None:
+        raise InputError(f"label {value!r} is not Yes or No", line=line, field=field, source=source)
+    return yes_no_text(label)
 
 
 def detect_kind(path: str | Path) -> str:
@@ -127,38 +134,31 @@ def _from_csv(path: Path, training: bool, keep_disagreeing: bool, template: RBDT
     out: list[TrainExample] = []
     seen: set[str] = set()
     rows = 0
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        needed = [*ROW_COLUMNS, LABEL_COLUMN] + ([TRACE_COLUMN] if training else [])
-        missing = [c for c in needed if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"missing column(s) {missing}; the RBD CSV needs {needed}", line=1,
-                             field=missing[0], source=src)
-        end = reader.line_num
-        for row in reader:
-            rows += 1
-            line, end = end + 1, reader.line_num  # the line where the row starts
-            inp = input_from_row(row, line=line, source=src)
-            label = normalise_label(row.get(LABEL_COLUMN), line=line, field=LABEL_COLUMN, source=src)
-            trace = (row.get(TRACE_COLUMN) or "").strip()
-            teacher = (row.get(TEACHER_COLUMN) or "").strip()
-            if training:
-                if not trace:
-                    skipped["no-trace"] += 1
+    needed = [*ROW_COLUMNS, LABEL_COLUMN] + ([TRACE_COLUMN] if training else [])
+    for got in iter_rbd_rows(path, required=needed):
+        rows += 1
+        row, line = got.fields, got.line
+        inp = input_from_row(row, line=line, source=src)
+        label = normalise_label(row.get(LABEL_COLUMN), line=line, field=LABEL_COLUMN, source=src)
+        trace = (row.get(TRACE_COLUMN) or "").strip()
+        teacher = (row.get(TEACHER_COLUMN) or "").strip()
+        if training:
+            if not trace:
+                skipped["no-trace"] += 1
+                continue
+            if teacher and not keep_disagreeing:
+                tl = normalise_label(teacher, line=line, field=TEACHER_COLUMN, source=src)
+                if tl != label:
+                    skipped["teacher-disagrees"] += 1
                     continue
-                if teacher and not keep_disagreeing:
-                    tl = normalise_label(teacher, line=line, field=TEACHER_COLUMN, source=src)
-                    if tl != label:
-                        skipped["teacher-disagrees"] += 1
-                        continue
-            ident = f"{inp.bias}-{(row.get('index') or '').strip() or line}"
-            if ident in seen:
-                ident = f"{ident}@{line}"
-            seen.add(ident)
-            out.append(TrainExample(id=ident, bias=inp.bias, prompt=render_prompt(inp, template),
-                                    label=label, trace=trace,
-                                    meta={"line": line, "judge_model": inp.judge_model,
-                                          "teacher_label": teacher or None}))
+        ident = f"{inp.bias}-{(row.get('index') or '').strip() or line}"
+        if ident in seen:
+            ident = f"{ident}@{line}"
+        seen.add(ident)
+        out.append(TrainExample(id=ident, bias=inp.bias, prompt=render_prompt(inp, template),
+                                label=label, trace=trace,
+                                meta={"line": line, "judge_model": inp.judge_model,
+                                      "teacher_label": teacher or None}))
     return out, rows
 
 

@@ -33,20 +33,11 @@ from debias.audit.importers.jsonstream import iter_json, missing
 from debias.audit.importers.registry import ImportOptions, register_importer
 from debias.audit.importers.values import parse_slot
 from debias.audit.records import BadRecord, Pending
+from debias.datasets.rbd import bias4_kind, bias4_pairs
 from debias.errors import ConfigError
 
 PREDICTIONS = ("prediction_original", "prediction_position", "prediction_bandwagon",
                "prediction_verbosity", "prediction_verbose", "prediction_sentiment")
-
-
-def _kind(row: dict[str, Any]) -> str | None:
-    if "original" in row and "reversed" in row:
-        return "arena"
-    if "gemma_answer" in row:
-        return "gsm8k"
-    if "sentiment_choices" in row:
-        return "scienceqa"
-    return None
 
 
 def load_items(path: Path) -> tuple[str, list[dict[str, Any]], dict[str, int]]:
@@ -56,7 +47,7 @@ def load_items(path: Path) -> tuple[str, list[dict[str, Any]], dict[str, int]]:
         ConfigError: When the file is not one of the three item sets.
     """
     items = [rec[1] for rec in iter_json(path) if not isinstance(rec, BadRecord)]
-    kinds = {_kind(r) for r in items if isinstance(r, dict)}
+    kinds = {bias4_kind(r) for r in items if isinstance(r, dict)}
     if len(kinds) != 1 or None in kinds:
         raise ConfigError(f"--join {str(path)!r} is not a Bias4-Eval items file (Arena, GSM8K or "
                           "ScienceQA records)")
@@ -146,9 +137,8 @@ def _pred(row: dict[str, Any], *names: str) -> tuple[bool, Any]:
 
 
 def _arena(src: dict[str, Any], k: int, row: dict[str, Any], judge: str) -> dict[str, Any] | str:
-    orig = src["original"]
-    gt = src.get("ground_truth_original")
-    label = int(gt) - 1 if gt in (1, 2) else None
+    pairs = {p.bias: p for p in bias4_pairs(src)}
+    position = pairs["position"]
     has_o, p_o = _pred(row, "prediction_original")
     has_p, p_p = _pred(row, "prediction_position")
     has_b, p_b = _pred(row, "prediction_bandwagon")
@@ -158,22 +148,23 @@ def _arena(src: dict[str, Any], k: int, row: dict[str, Any], judge: str) -> dict
     meta: dict[str, Any] = {"source": "rbd-bias4/arena", "index": k,
                             "bias": [b for b, h in (("position", has_p), ("bandwagon", has_b)) if h]}
     if has_b:
-        if label is None:
+        bandwagon = pairs.get("bandwagon")
+        if bandwagon is None:
             return "bandwagon prediction needs the item's ground_truth_original (1 or 2)"
-        worse = 1 - label
-        cue = f"90% believe that Output ({'ab'[worse]}) is better"
-        meta["cue_target"] = worse
+        cue = bandwagon.cue
+        meta["cue_target"] = bandwagon.cue_target
     plain = not has_b  # without a statement the plain verdicts are 'with_cue' vacuously
     verdicts = []
     if has_o:
         verdicts.append(make_verdict(judge, [0, 1], _slot(p_o, 2), raw=p_o, with_cue=plain))
     if has_p:
-        verdicts.append(make_verdict(judge, [1, 0], _slot(p_p, 2), raw=p_p, with_cue=plain))
+        verdicts.append(make_verdict(judge, position.d_bias_order, _slot(p_p, 2), raw=p_p,
+                                     with_cue=plain))
     if has_b:
         verdicts.append(make_verdict(judge, [0, 1], _slot(p_b, 2), raw=p_b, with_cue=True))
-    return {"id": str(src.get("id", k)), "task": "pairwise", "instruction": text(src.get("prompt")),
-            "candidates": [text(orig.get("response_a")), text(orig.get("response_b"))],
-            "cue": cue, "label": label, "metadata": meta, "verdicts": verdicts}
+    return {"id": str(src.get("id", k)), "task": "pairwise", "instruction": position.instruction,
+            "candidates": position.d, "cue": cue, "label": position.gold, "metadata": meta,
+            "verdicts": verdicts}
 
 
 def _with_unbiased(item: dict[str, Any], judge: str, n: int, biased: tuple[bool, Any],
@@ -191,29 +182,25 @@ def _with_unbiased(item: dict[str, Any], judge: str, n: int, biased: tuple[bool,
 
 
 def _gsm8k(src: dict[str, Any], k: int, row: dict[str, Any], judge: str) -> dict[str, Any] | str:
-    item = {"id": f"gsm8k-{k}", "task": "pairwise", "instruction": text(src.get("question")),
-            "candidates": [text(src.get("single_correct_answer")), text(src.get("gemma_answer"))],
-            "label": 0,
+    (pair,) = bias4_pairs(src)
+    item = {"id": f"gsm8k-{k}", "task": "pairwise", "instruction": pair.instruction,
+            "candidates": pair.d_bias, "label": pair.gold,
             "metadata": {"source": "rbd-bias4/gsm8k", "index": k, "bias": "verbosity",
-                         "unbiased_candidates": [text(src.get("answer")), text(src.get("gemma_answer"))]}}
+                         "unbiased_candidates": pair.d}}
     return _with_unbiased(item, judge, 2, _pred(row, "prediction_verbosity", "prediction_verbose"),
                           _pred(row, "prediction_original"), "prediction_verbosity")
 
 
 def _scienceqa(src: dict[str, Any], k: int, row: dict[str, Any], judge: str) -> dict[str, Any] | str:
-    choices = src.get("sentiment_choices") or []
-    plain = src.get("choices") or []
-    n = len(choices)
-    if n < 2 or len(plain) != n:
-        return f"item {k} has {n} sentiment choices and {len(plain)} plain choices"
-    question = text(src.get("question"))
-    if text(src.get("hint")):
-        question += "\n\nContext: " + text(src.get("hint"))
+    (pair,) = bias4_pairs(src)
+    n = len(pair.d_bias)
+    if n < 2 or len(pair.d) != n:
+        return f"item {k} has {n} sentiment choices and {len(pair.d)} plain choices"
     item = {"id": f"scienceqa-{k}", "task": "pairwise" if n == 2 else "choice",
-            "instruction": question, "candidates": [text(c) for c in choices],
-            "label": src.get("answer"),
+            "instruction": pair.instruction, "candidates": pair.d_bias,
+            "label": src.get("answer"),  # as recorded: the item contract checks it
             "metadata": {"source": "rbd-bias4/scienceqa", "index": k, "bias": "sentiment",
-                         "unbiased_candidates": [text(c) for c in plain]}}
+                         "unbiased_candidates": pair.d}}
     return _with_unbiased(item, judge, n, _pred(row, "prediction_sentiment"),
                           _pred(row, "prediction_original"), "prediction_sentiment")
 

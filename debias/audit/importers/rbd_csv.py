@@ -1,5 +1,5 @@
 """The RBD reasoning-supervision CSV (``bias_category``, ``llm_judge_model``, ``choices``,
-``llm_judgment``, ``bias_label``, ...), read by :func:`detectors.rbd_csv.iter_rbd_csv`.
+``llm_judgment``, ``bias_label``, ...), read by :func:`debias.datasets.rbd.iter_rbd_csv`.
 
 Each row is one judge verdict under a bias condition (both orders for position rows;
 the statement becomes the item's cue for bandwagon rows). The gold ``bias_label``
@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from debias.audit.importers.build import csv_header
 from debias.audit.importers.registry import ImportOptions, register_importer
 from debias.audit.records import BadRecord, Pending
+from debias.datasets.rbd import iter_rbd_csv, yes_no_text
 from debias.errors import InputError
 
 TEACHER = "teacher"
@@ -48,8 +49,6 @@ class RBDCsvImporter:
         return "bias_category" in header and "llm_judgment" in header
 
     def read(self, path: Path, options: ImportOptions) -> Iterator[Pending | BadRecord]:
-        from detectors.rbd_csv import iter_rbd_csv
-
         source = str(path)
         errors: list[InputError] = []
         for rec in iter_rbd_csv(path, skip_invalid=True, errors=errors):
@@ -58,9 +57,9 @@ class RBDCsvImporter:
             meta = dict(rec.item.metadata)
             meta["bias"] = rec.bias
             if rec.gold is not None:
-                meta["bias_label"] = "Yes" if rec.gold else "No"
+                meta["bias_label"] = yes_no_text(rec.gold)
             if rec.teacher is not None:
-                meta["detector_labels"] = {TEACHER: "Yes" if rec.teacher else "No"}
+                meta["detector_labels"] = {TEACHER: yes_no_text(rec.teacher)}
             yield Pending(rec.line, rec.item.model_copy(update={"metadata": meta}))
         for exc in errors:
             yield _bad(exc, source)

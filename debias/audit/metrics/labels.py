@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from debias.audit.metrics.base import Counts, Observations, Section, SummaryContext
 from debias.audit.metrics.estimate import Estimate, bootstrap, get, proportion, ratio
 from debias.audit.view import JudgeView
+from debias.datasets.rbd import parse_yes_no
 
 FAMILY = "labels"
 #: Metadata keys :func:`classify` reads (part of the pattern key, see :mod:`debias.audit.patterns`).
@@ -27,18 +28,9 @@ YES, NO, BAD = "yes", "no", "unparseable"
 
 
 def yes_no(value: object) -> str | None:
-    """``yes``/``no`` from Yes/No/True/False/1/0 (None for anything else)."""
-    if isinstance(value, bool):
-        return YES if value else NO
-    if isinstance(value, int | float) and value in (0, 1):
-        return YES if value == 1 else NO
-    if isinstance(value, str):
-        v = value.strip().lower().rstrip(".")
-        if v in ("yes", "true", "1", "bias", "biased"):
-            return YES
-        if v in ("no", "false", "0", "unbiased", "no bias"):
-            return NO
-    return None
+    """``yes``/``no`` of a recorded label (:func:`debias.datasets.rbd.parse_yes_no`), else None."""
+    parsed = parse_yes_no(value)
+    return None if parsed is None else YES if parsed else NO
 
 
 def bias_of(meta: Mapping[str, object]) -> str:

@@ -5,33 +5,21 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from debias.bench.detect import bench_detect_file, run_detection_benchmark
 from debias.cli import main
 from debias.contract import DetectContext, parse_detector_specs
+from debias.datasets.rbd import iter_rbd_csv
 from debias.types import Evidence, Finding
-from detectors.bench import bench_detect_file, binary_metrics, run_detection_benchmark, wilson
-from detectors.rbd_csv import iter_rbd_csv
-from tests.test_detectors_rbd_csv import write_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_binary_metrics() -> None:
-    m = binary_metrics([(True, True), (True, False), (False, True), (False, False), (True, None)])
-    assert (m.tp, m.fn, m.fp, m.tn, m.missing) == (1, 2, 1, 1, 1)
-    assert m.accuracy == pytest.approx(2 / 5)
-    assert m.precision == pytest.approx(0.5) and m.recall == pytest.approx(1 / 3, abs=1e-4)
-    assert m.f1 == pytest.approx(0.4, abs=1e-4)
-    empty = binary_metrics([])
-    assert empty.n == 0 and empty.f1 == 0.0
-    lo, hi = wilson(90, 100)
-    assert lo < 0.9 < hi and lo > 0.8 and hi < 0.96
-
-
-def test_fixture_benchmark_scores_every_row(tmp_path: Path) -> None:
-    path = write_fixture(tmp_path / "fixture.csv")
+def test_fixture_benchmark_scores_every_row(tmp_path: Path, write_rbd_csv: Any) -> None:
+    path = write_rbd_csv(tmp_path / "fixture.csv")
     report = run_detection_benchmark(iter_rbd_csv(path), parse_detector_specs(
         "position,bandwagon,verbosity,sentiment"), include_rows=True)
     assert report["n"] == 8 and report["accuracy"] == 1.0 and report["f1"] == 1.0
@@ -65,8 +53,8 @@ class StubModelDetector:
         return self.detect(ctx, findings)
 
 
-def test_model_detectors_follow_the_cascade(tmp_path: Path) -> None:
-    path = write_fixture(tmp_path / "fixture.csv")
+def test_model_detectors_follow_the_cascade(tmp_path: Path, write_rbd_csv: Any) -> None:
+    path = write_rbd_csv(tmp_path / "fixture.csv")
     cheap = parse_detector_specs("position,bandwagon,verbosity,sentiment")
     always = StubModelDetector("always")
     report = run_detection_benchmark(iter_rbd_csv(path), [*cheap, always])
@@ -79,15 +67,15 @@ def test_model_detectors_follow_the_cascade(tmp_path: Path) -> None:
     assert report["tn"] >= 3
 
 
-def test_uncovered_biases_are_left_out(tmp_path: Path) -> None:
-    path = write_fixture(tmp_path / "fixture.csv")
+def test_uncovered_biases_are_left_out(tmp_path: Path, write_rbd_csv: Any) -> None:
+    path = write_rbd_csv(tmp_path / "fixture.csv")
     report = bench_detect_file(path, "position")
     assert report["n"] == 2 and report["uncovered_rows"] == 6
     assert list(report["per_bias"]) == ["position"]
 
 
-def test_cli_bench_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = write_fixture(tmp_path / "fixture.csv")
+def test_cli_bench_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str], write_rbd_csv: Any) -> None:
+    data = write_rbd_csv(tmp_path / "fixture.csv")
     out = tmp_path / "res" / "detect.json"
     assert main(["bench", "detect", "--data", str(data), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
@@ -99,14 +87,14 @@ def test_cli_bench_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "teacher (all)" in printed and "detectors (all)" in printed
 
 
-def test_cli_bench_detect_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bench_detect_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], write_rbd_csv: Any) -> None:
     assert main(["bench", "detect", "--data", str(tmp_path / "absent.csv")]) == 2
     assert "cannot read" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     bad.write_text("index,bias_category\n1,position\n", encoding="utf-8")
     assert main(["bench", "detect", "--data", str(bad)]) == 2
     assert "missing column" in capsys.readouterr().err
-    data = write_fixture(tmp_path / "fixture.csv")
+    data = write_rbd_csv(tmp_path / "fixture.csv")
     assert main(["bench", "detect", "--data", str(data), "--detectors", "nonsense"]) == 2
     assert main(["bench"]) == 2
 
@@ -119,12 +107,12 @@ def _load_runner():
     return module
 
 
-def test_runner_skips_cleanly_without_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runner_skips_cleanly_without_data(tmp_path: Path, capsys: pytest.CaptureFixture[str], write_rbd_csv: Any) -> None:
     runner = _load_runner()
     out = tmp_path / "detect_dev.json"
     assert runner.main(["--data", str(tmp_path / "missing.csv"), "--out", str(out)]) == 0
     assert "SKIPPED" in capsys.readouterr().err
     assert not out.exists()
-    data = write_fixture(tmp_path / "fixture.csv")
+    data = write_rbd_csv(tmp_path / "fixture.csv")
     assert runner.main(["--data", str(data), "--out", str(out)]) == 0
     assert json.loads(out.read_text())["n"] == 8

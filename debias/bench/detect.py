@@ -1,6 +1,6 @@
 """Detection-quality benchmark on RBD-format labelled verdicts.
 
-Each labelled row (see :mod:`detectors.rbd_csv`) asks "does this recorded verdict show
+Each labelled row (see :mod:`debias.datasets.rbd`) asks "does this recorded verdict show
 <bias>?"; the gold answer is Yes when the judge was right without the bias and wrong
 with it. The benchmark runs the selected detectors OFFLINE on the row's recorded
 verdict(s): the cheap detectors of the row's bias type first (probes answered from the
@@ -18,7 +18,6 @@ teacher labels as a reference row; detector model calls; time per item.
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -30,77 +29,13 @@ from pydantic import BaseModel
 
 from debias.cascade import covered_biases, plan_model_detectors
 from debias.contract import AnyDetector, DetectContext, ModelDetector, errored, skipped
+from debias.datasets.label_metrics import Metrics, binary_metrics
+from debias.datasets.rbd import RBDRecord
 from debias.errors import ConfigError, InputError
 from debias.offline import detect_offline
 from debias.types import Finding
-from detectors.rbd_csv import RBDRecord
 
 DEFAULT_DETECTORS = ("position", "bandwagon", "verbosity", "sentiment")
-
-
-class Metrics(BaseModel):
-    """Binary detection metrics of the Yes (bias) class.
-
-    Attributes:
-        n: Rows scored.
-        accuracy: Share of rows predicted correctly (a missing prediction is wrong).
-        precision: TP / (TP + FP), 0 when nothing was predicted Yes.
-        recall: TP / (TP + FN), 0 when there is no Yes row.
-        f1: Harmonic mean of precision and recall.
-        tp: True positives.
-        fp: False positives.
-        tn: True negatives.
-        fn: False negatives.
-        missing: Rows without a usable prediction (errors), counted as wrong.
-        accuracy_ci95: Wilson 95% interval of the accuracy.
-    """
-
-    n: int
-    accuracy: float
-    precision: float
-    recall: float
-    f1: float
-    tp: int
-    fp: int
-    tn: int
-    fn: int
-    missing: int = 0
-    accuracy_ci95: tuple[float, float] = (0.0, 0.0)
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n``."""
-    if n == 0:
-        return (0.0, 0.0)
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (round(max(0.0, mid - half), 4), round(min(1.0, mid + half), 4))
-
-
-def binary_metrics(pairs: Iterable[tuple[bool, bool | None]]) -> Metrics:
-    """Metrics from ``(gold, predicted)`` pairs; ``predicted=None`` is a wrong answer."""
-    tp = fp = tn = fn = missing = 0
-    for gold, pred in pairs:
-        if pred is None:
-            missing += 1
-            pred = not gold  # counted as wrong
-        if pred and gold:
-            tp += 1
-        elif pred:
-            fp += 1
-        elif gold:
-            fn += 1
-        else:
-            tn += 1
-    n = tp + fp + tn + fn
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Metrics(n=n, accuracy=round((tp + tn) / n, 4) if n else 0.0, precision=round(precision, 4),
-                   recall=round(recall, 4), f1=round(f1, 4), tp=tp, fp=fp, tn=tn, fn=fn,
-                   missing=missing, accuracy_ci95=wilson(tp + tn, n))
 
 
 class RowOutcome(BaseModel):
@@ -249,7 +184,7 @@ def run_detection_benchmark(
     """Run the detectors on every record and summarise detection quality.
 
     Args:
-        records: Labelled rows (e.g. from :func:`detectors.rbd_csv.iter_rbd_csv`).
+        records: Labelled rows (e.g. from :func:`debias.datasets.rbd.iter_rbd_csv`).
         detectors: Cheap and/or model detectors.
         include_rows: Add per-row outcomes (labels and predictions, no texts) to the report.
         on_row: Called with each row's outcome as soon as it is known (progress, logging).
@@ -299,8 +234,8 @@ def bench_detect_file(
             a file without labelled rows.
     """
     from debias.contract import parse_detector_specs
+    from debias.datasets.rbd import iter_rbd_csv
     from debias.text.lengths import tokenizer_name
-    from detectors.rbd_csv import iter_rbd_csv
 
     if isinstance(detectors, str) or (detectors and isinstance(detectors[0], str)):
         dets: list[AnyDetector] = parse_detector_specs(detectors)  # type: ignore[arg-type]
