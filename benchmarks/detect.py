@@ -29,8 +29,8 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results" / "detect_dev.json"
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
-    from debias.cli.bench import DEFAULT_DETECT_SPEC, write_json
     from debias.bench.detect import bench_detect_file, format_table
+    from debias.cli.bench import DEFAULT_DETECT_SPEC, write_json
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="RBD-format CSV")
