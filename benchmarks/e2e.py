@@ -10,7 +10,8 @@ snippet for the README) from their summaries:
    machine. They read the public data in ``../shared/data`` (or ``$DEBIAS_BENCH_DATA``);
    without it they are skipped with a message.
 
-Per-item results go to ``benchmarks/runs/<suite>-<judge>/`` (git-ignored); an interrupted
+Per-item results go to ``benchmarks/runs/<suite>-<judge>/`` (git-ignored; passed as ``--run-dir``:
+the package itself writes only where it is told); an interrupted
 run resumes where it stopped when the same command is run again.
 
 Usage (from the project root)::
@@ -32,23 +33,28 @@ RESULTS = Path("benchmarks") / "results"
 TABLE = RESULTS / "e2e_table.md"
 
 LOCAL = ("--judge", "local", "--max-rounds", "1", "--seed", "0")
+RUNS_DIR = Path("benchmarks") / "runs"  # git-ignored; the package writes only where it is told
 RUNS: dict[str, list[str]] = {
-    "sanity": ["--suite", "sanity", "--limit", "100", "--json", str(RESULTS / "e2e_sanity.json")],
+    "sanity": ["--suite", "sanity", "--limit", "100", "--json", str(RESULTS / "e2e_sanity.json"),
+               "--run-dir", str(RUNS_DIR / "sanity-scripted")],
     "rbd-bias4": ["--suite", "rbd-bias4", *LOCAL, "--limit", "12",
-                  "--json", str(RESULTS / "e2e_rbd-bias4_smollm2.json")],
+                  "--json", str(RESULTS / "e2e_rbd-bias4_smollm2.json"),
+                  "--run-dir", str(RUNS_DIR / "rbd-bias4-smollm2")],
     "llmbar": ["--suite", "llmbar", *LOCAL, "--limit", "5",
-               "--json", str(RESULTS / "e2e_llmbar_smollm2.json")],
+               "--json", str(RESULTS / "e2e_llmbar_smollm2.json"),
+               "--run-dir", str(RUNS_DIR / "llmbar-smollm2")],
     "evalbiasbench": ["--suite", "evalbiasbench", *LOCAL, "--limit", "4",
-                      "--json", str(RESULTS / "e2e_evalbiasbench_smollm2.json")],
+                      "--json", str(RESULTS / "e2e_evalbiasbench_smollm2.json"),
+                      "--run-dir", str(RUNS_DIR / "evalbiasbench-smollm2")],
 }
 """The committed runs: ``debias bench e2e <args>``."""
 
 HOW_TO = """
 ### Run it yourself
 
-Every run appends per-item results to `benchmarks/runs/<suite>-<judge>/` and resumes when
-re-run; the summary (all rates with seeded bootstrap 95% intervals, cost per item) goes to
-`--json`. `--limit N` takes a fixed sample of N cases per bias type / subset (seeded by
+Every run appends per-item results to its run folder (`--run-dir`; default
+`~/.cache/judge-debias/bench-e2e/<suite>-<judge>/`) and resumes when re-run; the summary
+(all rates with seeded bootstrap 95% intervals, cost per item) goes to `--json`. `--limit N` takes a fixed sample of N cases per bias type / subset (seeded by
 `--seed`; a larger N extends a smaller one). The data suites read `../shared/data`
 (or `--data-dir`, `$DEBIAS_BENCH_DATA`).
 

@@ -132,3 +132,17 @@ def test_judge_slug() -> None:
     assert judge_slug("local") == "smollm2"
     assert judge_slug("openai/gpt-4o-mini") == "openai-gpt-4o-mini"
     assert judge_slug("hosted_vllm/Qwen/Qwen2.5-7B") == "hosted-vllm-qwen-qwen2.5-7b"
+
+
+def test_without_paths_nothing_is_written_to_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("DEBIAS_CACHE_DIR", str(tmp_path / "cache"))
+    report = run_e2e(E2EConfig(suite="sanity", limit=2, n_boot=0, progress=False))
+    assert report["_path"] is None
+    assert (tmp_path / "cache" / "bench-e2e" / "sanity-scripted" / RESULTS).exists()
+    assert main(["bench", "e2e", "--suite", "sanity", "--limit", "2", "--n-boot", "0", "--quiet"]) == 0
+    assert "wrote" not in capsys.readouterr().out
+    assert list(cwd.iterdir()) == []

@@ -19,7 +19,7 @@ from detectors.training.encode import IGNORE, encode_example  # noqa: E402
 from detectors.training.finetune import LOG, train_lora  # noqa: E402
 from detectors.training.modeling import attach_lora, load_adapter  # noqa: E402
 from detectors.training.records import TrainExample  # noqa: E402
-from detectors.training.testing import tiny_model, tiny_tokenizer  # noqa: E402
+from detectors.training.tiny_model import tiny_model, tiny_tokenizer  # noqa: E402
 
 LORA = {"rank": 4, "alpha": 8.0, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
 

@@ -3,7 +3,8 @@
 Every case contributes two items (D and D_bias), judged and debiased by the batch runner
 (:func:`debias.runner.arun_batch`), which appends each finished item to
 ``<run_dir>/results.jsonl``: a re-run skips finished items, so an interrupted run resumes.
-The run folder (default ``benchmarks/runs/<suite>-<judge>/``, git-ignored) also holds the
+The run folder (``--run-dir``; default ``<cache>/bench-e2e/<suite>-<judge>/`` under the
+call-cache folder of :func:`debias.cache.default_cache_dir`) also holds the
 run's settings (``config.json``, checked on resume), the model-call cache
 (``calls.sqlite``) and one line per invocation (``sessions.jsonl``, for wall time).
 
@@ -63,8 +64,9 @@ class E2EConfig(BaseModel):
         seed: Seed of the samples and of the bootstrap.
         n_boot: Bootstrap replicates per interval.
         data_dir: Benchmark data folder; None: ``$DEBIAS_BENCH_DATA`` or ``../shared/data``.
-        run_dir: Run folder; None: ``benchmarks/runs/<suite>-<judge>``.
-        json_out: Summary JSON; None: ``benchmarks/results/e2e_<suite>_<judge>.json``.
+        run_dir: Run folder; None: ``bench-e2e/<suite>-<judge>`` in the call-cache folder
+            (:func:`debias.cache.default_cache_dir`), never inside the working directory.
+        json_out: Summary JSON; None: the summary is returned, not written.
         cache: Cache model calls in the run folder (re-runs and D/D_bias overlaps are free).
         fresh: Discard the run folder's earlier results first.
         progress: Show a progress bar.
@@ -112,19 +114,21 @@ def judge_label(cfg: E2EConfig) -> str:
     return "scripted" if SUITES[cfg.suite].group_judges else "local"
 
 
+def run_name(cfg: E2EConfig) -> str:
+    """``<suite>-<judge>``: the default run folder's name."""
+    return f"{cfg.suite}-{judge_slug(judge_label(cfg))}"
+
+
 def run_dir_for(cfg: E2EConfig) -> Path:
-    """The run folder."""
-    return cfg.run_dir or Path("benchmarks") / "runs" / f"{cfg.suite}-{judge_slug(judge_label(cfg))}"
+    """The run folder: ``cfg.run_dir``, else one per suite and judge in the call-cache folder."""
+    from debias.cache import default_cache_dir
+
+    return cfg.run_dir or default_cache_dir() / "bench-e2e" / run_name(cfg)
 
 
-def json_out_for(cfg: E2EConfig) -> Path:
-    """The summary JSON path."""
-    if cfg.json_out:
-        return cfg.json_out
-    label = judge_label(cfg)
-    name = f"e2e_{cfg.suite}.json" if label == "scripted" and SUITES[cfg.suite].group_judges \
-        else f"e2e_{cfg.suite}_{judge_slug(label)}.json"
-    return Path("benchmarks") / "results" / name
+def json_out_for(cfg: E2EConfig) -> Path | None:
+    """The summary JSON path the caller gave (None: the summary is not written)."""
+    return cfg.json_out
 
 
 def detector_spec(cfg: E2EConfig) -> str:
@@ -275,10 +279,11 @@ def _sessions(path: Path) -> list[dict[str, Any]]:
 
 
 def run_e2e(cfg: E2EConfig) -> dict[str, Any]:
-    """Run (or resume) a suite and write its summary JSON.
+    """Run (or resume) a suite and write its summary JSON where ``cfg.json_out`` says.
 
     Returns:
-        The summary (also written to :func:`json_out_for`).
+        The summary (also written to ``cfg.json_out`` when given; ``_path`` is that path
+        or None).
 
     Raises:
         DataMissingError: The suite's data is not found.
@@ -308,8 +313,9 @@ def run_e2e(cfg: E2EConfig) -> dict[str, Any]:
                           run_dir=run_dir, data_dir=data_dir if spec.needs_data else None,
                           sessions=_sessions(run_dir / SESSIONS), concurrency=concurrency)
     out = json_out_for(cfg)
-    write_json(out, report)
-    report["_path"] = str(out)
+    if out is not None:
+        write_json(out, report)
+    report["_path"] = None if out is None else str(out)
     return report
 
 

@@ -45,9 +45,10 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="sample and bootstrap seed (default 0)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates (default 2000)")
     p.add_argument("--json", dest="json_out", type=Path, default=None,
-                   help="summary JSON (default benchmarks/results/e2e_<suite>_<judge>.json)")
+                   help="write the summary JSON to this file (default: printed only)")
     p.add_argument("--run-dir", type=Path, default=None,
-                   help="per-item results folder (default benchmarks/runs/<suite>-<judge>/)")
+                   help="per-item results folder (default: <cache>/bench-e2e/<suite>-<judge>/ in "
+                        "$DEBIAS_CACHE_DIR or ~/.cache/judge-debias)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="benchmark data folder (default $DEBIAS_BENCH_DATA or ../shared/data)")
     p.add_argument("--no-cache", action="store_true",
@@ -78,7 +79,8 @@ def run_e2e_command(args: argparse.Namespace) -> int:
         return 2
     report = run_e2e(cfg)
     print(render_summary(report))
-    print(f"\nwrote {report['_path']} (per-item results in {report['run_dir']})")
+    written = f"wrote {report['_path']}; " if report["_path"] else ""
+    print(f"\n{written}per-item results in {report['run_dir']}")
     return 0
 
 

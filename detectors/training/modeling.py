@@ -1,7 +1,7 @@
 """Loading the base model, attaching LoRA (QLoRA where possible), loading adapters.
 
 torch, transformers and peft are imported only inside these functions; a missing one
-raises :class:`~debias.errors.MissingDependencyError` naming the ``local`` extra.
+raises :class:`~debias.errors.MissingDependencyError` naming the ``train`` extra.
 
 Base model specs: an embedded model name (``smollm2``: fetched by
 :func:`debias.models.ensure_model`), a ``.gguf`` file (transformers dequantises GGUF
@@ -57,7 +57,7 @@ def require(*modules: str) -> None:
     for name in modules:
         if importlib.util.find_spec(name) is None:
             raise MissingDependencyError(
-                f"fine-tuning needs the '{name}' package: pip install 'judge-debias[local]'")
+                f"fine-tuning needs the '{name}' package: pip install 'judge-debias[train]'")
 
 
 def resolve_base(spec: str) -> BaseSpec:
