@@ -67,7 +67,7 @@ class BandwagonDetector:
         threshold: Offline decision threshold on the estimated P(bias).
         misleading_prior: P(the cue backs the weaker candidate) for offline estimates.
         non_answer_shift: Log-odds shift when exactly one side is a refusal/non-answer
-            (1.4: calibrated on public Arena pairs, see the module docstring).
+            (1.4: calibrated on public Arena pairs, see docs/detection-calibration.md).
         judge_prior: Weigh by the judge-strength prior.
         patterns: Cue recognisers (default: the packaged pattern set).
         priors: Custom judge priors (default: the packaged table).

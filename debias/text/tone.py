@@ -36,7 +36,8 @@ from debias.memo import BoundedCache
 
 _WORD = re.compile(r"[a-z][a-z']*")
 
-#: Approximate negators and privatives that open a negation scope (see the module docstring and docs/detection-calibration.md).
+#: Approximate negators and privatives that open a negation scope (see the module docstring;
+#: measurements in docs/detection-calibration.md).
 NEGATION_OPENERS: tuple[str, ...] = (
     "hardly", "scarcely", "barely", "lacking", "lacks", "lacked", "lack", "devoid of",
     "far from being", "far from",
@@ -83,7 +84,7 @@ def _adverb(stem: str) -> str:
 def derived_entries(lexicon: Mapping[str, float], modifiers: Collection[str] = ()) -> dict[str, float]:
     """Lexicon entries for regular derivations of ``lexicon`` words that it lacks.
 
-    Two productive English derivations (see the module docstring and docs/detection-calibration.md), each applied once to
+    Two productive English derivations (see the module docstring), each applied once to
     the words of ``lexicon`` (alphabetic, 4 letters or more): the "-ly" adverb of a word
     gets :data:`ADVERB_FACTOR` times its valence (not for :data:`NOT_DERIVED` forms nor
     for words that already end in "-ly"), then "un-" + a positive adjective, participle
@@ -135,7 +136,7 @@ def vader_modifiers() -> frozenset[str]:
 _SUBJECT = r"(?:it|this|that|there|they|you|we|he|she|these|those)"
 #: A clause-initial negated auxiliary + subject in a sentence that ends with "?": a
 #: negative polar question ("Isn't it exciting ...?", "Is it not ...?"), which asserts
-#: its positive proposition (see the module docstring and docs/detection-calibration.md).
+#: its positive proposition (see the module docstring).
 _NEG_QUESTION = re.compile(
     r"(?P<lead>(?:^|[.!?:;\n])\s*(?:(?:well|oh|ah|so|now|and|but|yet)\b[,!]?\s+)?)"
     r"(?:(?P<aux>is|are|was|were|do|does|did|have|has|had|would|could|should|must|need|ca|wo)"
