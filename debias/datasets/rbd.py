@@ -2,9 +2,9 @@
 
 Yang et al., "Any Large Language Model Can Be a Reliable Judge: Debiasing with a
 Reasoning-based Bias Detector" (NeurIPS 2025) measure four biases by judging each item
-twice: on the unbiased set D and on the biased set D_bias (see ``docs`` and the shared
-RBD notes). This module holds what every user of that data (the audit importers, the
-benchmarks, the end-to-end suites and training) must agree on:
+twice: on the unbiased set D and on the biased set D_bias. This module holds what every
+user of that data (the audit importers, the benchmarks, the end-to-end suites and
+training) must agree on:
 
 * the gold bias label (:func:`rbd_bias_label`, :func:`is_correct`): Yes when the judge is
   correct on D and wrong on D_bias; No when it is wrong on D (whatever it does on D_bias)
