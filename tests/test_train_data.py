@@ -130,3 +130,15 @@ def test_qlora_is_chosen_only_with_bitsandbytes_and_a_gpu(monkeypatch: pytest.Mo
     assert modeling.use_4bit("none", "cuda") is False
     with pytest.raises(ConfigError, match="'cpu'"):
         modeling.use_4bit("4bit", "cpu")
+
+
+def test_rbd_csv_labels_use_the_shared_yes_no_parser(tmp_path: Path) -> None:
+    spelled = rows()
+    spelled[0]["bias_label"], spelled[0]["deepseek_prediction_bias_label"] = "biased", "TRUE"
+    spelled[1]["bias_label"] = "no."
+    path = tmp_path / "spelled.csv"
+    write_csv(path, spelled)
+    examples, report = load_examples(path, training=False)
+    assert [e.label for e in examples] == ["Yes", "No", "Yes"]
+    trained, report = load_examples(path)
+    assert report.skipped == {"teacher-disagrees": 1} and trained[0].label == "Yes"
