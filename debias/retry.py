@@ -103,7 +103,7 @@ class HTTPStatusError(Exception):
     """A model server answered with an HTTP error status.
 
     Raised by backends that speak HTTP themselves
-    (:class:`~debias.judges.openai_compat.OpenAICompatBackend`); :func:`classify` maps it
+    (:class:`~debias.backends.openai_compat.OpenAICompatBackend`); :func:`classify` maps it
     by status: 408/409/425/429 and 5xx are transient (``Retry-After`` honoured), anything
     else fatal.
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from debias.backends.litellm_backend import LiteLLMBackend, import_litellm
 from debias.errors import FatalModelError, JudgeError, TransientModelError
 from debias.judges.base import Sampling
-from debias.judges.litellm_judge import LiteLLMBackend, import_litellm
 from debias.retry import ErrorKind, Retrier, RetryPolicy, classify, redact, status_of
 from debias.testing import (
     AlwaysError,

@@ -15,7 +15,6 @@ exactly what the judge answers without the middleware.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import platform
@@ -139,12 +138,10 @@ def detector_spec(cfg: E2EConfig) -> str:
 
 def make_judge(spec: str, api_base: str | None) -> Judge:
     """Build a judge from a spec (``local`` needs the local extra)."""
-    from debias.judges import judges
+    from debias.judges import create_judge
 
-    if spec.partition(":")[0] == "local" and "local" not in judges.names():
-        importlib.import_module("debias.judges.local")
     kwargs: dict[str, Any] = {"api_base": api_base} if api_base else {}
-    return judges.create(spec, **kwargs)
+    return create_judge(spec, **kwargs)
 
 
 def _attach_cache(judge: Judge, path: Path) -> None:

@@ -48,7 +48,7 @@ def default_cache_dir() -> Path:
 def run_command(args: argparse.Namespace) -> int:
     from debias.cache import CallCache, with_cache
     from debias.io import iter_items
-    from debias.judges import judges
+    from debias.judges import create_judge
     from debias.judges.chat import ChatJudge
     from debias.loop import Debiaser
     from debias.runner import arun_batch
@@ -60,7 +60,7 @@ def run_command(args: argparse.Namespace) -> int:
     for err in errors:
         print(f"debias: skipped invalid record: {err}", file=sys.stderr)
     judge_kwargs = {"api_base": args.api_base} if args.api_base else {}
-    judge = judges.create(args.judge, **judge_kwargs)
+    judge = create_judge(args.judge, **judge_kwargs)
     if isinstance(judge, ChatJudge) and not args.no_cache:
         cache = CallCache((args.cache_dir or default_cache_dir()) / "calls.sqlite")
         judge.backend = with_cache(judge.backend, cache)
@@ -68,7 +68,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.rewriter:
         from debias.rewriter import ChatRewriter
 
-        rewriter_judge = judges.create(args.rewriter, **judge_kwargs)
+        rewriter_judge = create_judge(args.rewriter, **judge_kwargs)
         if not isinstance(rewriter_judge, ChatJudge):
             raise ConfigError(f"--rewriter {args.rewriter!r} is not a chat model")
         rewriter = ChatRewriter(rewriter_judge.backend)

@@ -1,6 +1,16 @@
-"""Test doubles shipped with the library: a loopback OpenAI-compatible server and its
-scripted responders (position-biased, cue-following, flaky, failing ...)."""
+"""Test doubles shipped with the library, in one public place.
 
+- :class:`ScriptedJudge`: a judge with programmable biases (position, cue, verbosity,
+  sentiment, accuracy, compliance with feedback); ``create_judge("scripted:position=1")``.
+- :class:`ScriptedBackend` / :class:`ScriptedScoringBackend`: chat backends replaying
+  scripted replies (and option scores); ``create_backend("scripted:REPLY")``.
+- :class:`OpenAIServer`: a loopback OpenAI-compatible HTTP server with scripted
+  responders (position-biased, cue-following, flaky, failing ...), for the litellm and
+  openai-compat backends; ``python -m debias.testing`` runs it in its own process.
+"""
+
+from debias.testing.backend import ScriptedBackend, ScriptedScoringBackend
+from debias.testing.judge import Biases, ScriptedJudge
 from debias.testing.openai_server import LoggedRequest, OpenAIServer, tokenize
 from debias.testing.prompt_view import PromptView, parse_prompt
 from debias.testing.responders import (
@@ -24,6 +34,7 @@ from debias.testing.responders import (
 __all__ = [
     "PRESETS",
     "AlwaysError",
+    "Biases",
     "ChatRequest",
     "ContentFair",
     "CueFollowing",
@@ -36,6 +47,9 @@ __all__ = [
     "Reply",
     "Responder",
     "Scripted",
+    "ScriptedBackend",
+    "ScriptedJudge",
+    "ScriptedScoringBackend",
     "Slow",
     "always_500",
     "auth_error",

@@ -1,8 +1,9 @@
-"""The litellm judge through the REAL litellm client against the loopback OpenAI server.
+"""The litellm backend through the REAL litellm client against the loopback OpenAI server.
 
-Scripted behaviours (position-biased, cue-following, content-fair, garbage) must come back
-as verdicts in ORIGINAL numbering for every display order; usage is recorded; the
-logprobs mode reads a distribution; the async path works too.
+What every backend must do (verdicts in ORIGINAL numbering, re-asks, retries, sync/async)
+is in ``test_contract.py``; here: construction and validation, what litellm sends and
+reads back (sampling, no double retries, usage and cost), model strings, logprobs and
+option scoring, the pre-flight credential check.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import sys
 
 import pytest
 
-from debias.errors import ConfigError, JudgeError, VerdictParseError
-from debias.judges import judges
-from debias.judges.base import ChatBackend, JudgeRequest, OptionScorer, Sampling
-from debias.judges.chat import ChatJudge
-from debias.judges.litellm_judge import (
+from debias.backends import ChatBackend, OptionScorer, Sampling
+from debias.backends.litellm_backend import (
     LiteLLMBackend,
     LogprobsUnavailableError,
     import_litellm,
     score_options,
 )
+from debias.errors import ConfigError, JudgeError, VerdictParseError
+from debias.judges import ChatJudge, JudgeRequest, create_judge
 from debias.ordering import cyclic_orders
 from debias.retry import RetryPolicy
 from debias.testing import (
@@ -64,7 +64,7 @@ def srv(server: OpenAIServer) -> OpenAIServer:
 
 def _judge(srv: OpenAIServer, model: str = "openai/test-judge", **kw) -> ChatJudge:
     kw.setdefault("retry", FAST)
-    return judges.create(model, api_base=srv.base_url, api_key=KEY, **kw)  # type: ignore[return-value]
+    return create_judge(model, api_base=srv.base_url, api_key=KEY, **kw)  # type: ignore[return-value]
 
 
 def _req(item: Item, order: list[int], with_cue: bool = True) -> JudgeRequest:
@@ -114,7 +114,7 @@ def test_repr_never_shows_the_key() -> None:
 
 
 def test_litellm_is_not_imported_at_module_import() -> None:
-    code = ("import sys, debias, debias.judges, debias.judges.litellm_judge, debias.retry, "
+    code = ("import sys, debias, debias.judges, debias.backends.litellm_backend, debias.retry, "
             "debias.testing; assert 'litellm' not in sys.modules, 'litellm imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from debias.backends import ChatBackend, OptionScorer, Sampling, backends
+from debias.backends.openai_compat import OpenAICompatBackend
 from debias.cli import main
 from debias.errors import (
     ConfigError,
@@ -30,10 +32,7 @@ from debias.errors import (
     TransientModelError,
     VerdictParseError,
 )
-from debias.judges import judges
-from debias.judges.base import ChatBackend, JudgeRequest, OptionScorer, Sampling
-from debias.judges.chat import ChatJudge
-from debias.judges.openai_compat import OpenAICompatBackend
+from debias.judges import ChatJudge, JudgeRequest, create_judge
 from debias.loop import Debiaser
 from debias.ordering import cyclic_orders
 from debias.retry import ErrorKind, HTTPStatusError, RetryPolicy, classify
@@ -91,7 +90,7 @@ def _backend(srv: OpenAIServer, **kw: object) -> OpenAICompatBackend:
 def _judge(srv: OpenAIServer, **kw: object) -> ChatJudge:
     kw.setdefault("retry", FAST)
     kw.setdefault("api_key", KEY)
-    return judges.create(f"openai-compat:{MODEL}", api_base=srv.base_url, **kw)  # type: ignore[return-value]
+    return create_judge(f"openai-compat:{MODEL}", api_base=srv.base_url, **kw)  # type: ignore[return-value]
 
 
 def _req(item: Item, order: list[int], with_cue: bool = True) -> JudgeRequest:
@@ -126,7 +125,7 @@ def test_spec_builds_a_generate_chat_judge(srv: OpenAIServer) -> None:
     assert judge.name == MODEL and judge.max_reasks == 1
     assert backend.timeout == 7 and backend.url == f"{srv.base_url}/chat/completions"
     assert backend.extra_body == {"seed": 3}
-    assert "openai-compat" in judges.names()
+    assert "openai-compat" in backends.names()
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -153,11 +152,11 @@ def test_backend_config_is_validated(kwargs: dict, match: str) -> None:
 def test_spec_errors_name_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ConfigError, match="openai-compat:MODEL"):
-        judges.create("openai-compat", api_base="http://127.0.0.1:1/v1")
+        create_judge("openai-compat", api_base="http://127.0.0.1:1/v1")
     with pytest.raises(ConfigError, match="--api-base"):
-        judges.create("openai-compat:m")
+        create_judge("openai-compat:m")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    assert judges.create("openai-compat:m").backend.api_base == "http://127.0.0.1:9/v1"  # type: ignore[attr-defined]
+    assert create_judge("openai-compat:m").backend.api_base == "http://127.0.0.1:9/v1"  # type: ignore[attr-defined]
 
 
 def test_key_from_env_explicit_or_none(srv: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +176,7 @@ def test_repr_never_shows_the_key(srv: OpenAIServer) -> None:
 
 
 def test_http_clients_are_not_imported_at_module_import() -> None:
-    code = ("import sys, debias.judges, debias.judges.openai_compat; "
+    code = ("import sys, debias.judges, debias.backends.openai_compat; "
             "bad = [m for m in ('aiohttp', 'httpx', 'litellm') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

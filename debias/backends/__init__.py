@@ -1,0 +1,40 @@
+"""Chat backends, shared by judges, the reasoning detector, the rewriter and training.
+
+Built-in backends: ``litellm`` (any litellm model string, the default for unprefixed
+specs), ``openai-compat`` (a lean client for OpenAI-compatible servers), ``local``
+(transformers models, LoRA adapters, batched generation) and ``scripted`` (the test double
+of :mod:`debias.testing`). :func:`create_backend` builds one from a spec; installed packages
+add backends through the ``judge_debias.backends`` entry-point group. Heavy libraries
+(litellm, aiohttp/httpx, torch, transformers) are imported when a backend is used.
+"""
+
+from typing import Any
+
+from debias.backends import litellm_backend as _litellm  # noqa: F401  (registers "litellm")
+from debias.backends import local as _local  # noqa: F401  (registers "local")
+from debias.backends import openai_compat as _openai_compat  # noqa: F401  (registers it)
+from debias.backends.base import (
+    BatchChatBackend,
+    ChatBackend,
+    Completion,
+    CredentialCheck,
+    Message,
+    OptionScorer,
+    Sampling,
+    complete_many,
+)
+from debias.backends.effects import GenerateCall, OptionsCall, ahandle, handle
+from debias.backends.factory import backends, create_backend
+
+
+def _scripted(spec: str | None, **options: Any) -> ChatBackend:
+    from debias.testing.backend import scripted_backend  # test double: loaded when asked for
+
+    return scripted_backend(spec, **options)
+
+
+backends.add("scripted", _scripted)
+
+__all__ = ["BatchChatBackend", "ChatBackend", "Completion", "CredentialCheck", "GenerateCall",
+           "Message", "OptionScorer", "OptionsCall", "Sampling", "ahandle", "backends",
+           "complete_many", "create_backend", "handle"]
