@@ -324,7 +324,7 @@ def test_detector_builds_its_backend_from_the_shared_registry_on_first_use() -> 
     assert finding.detected and finding.bias == "bandwagon"
     with pytest.raises(ConfigError, match="needs a local backend"):
         _ = ReasoningDetector("openai/gpt-4o-mini", adapter="/a").backend
-    with pytest.raises(ConfigError, match="api_base.*not to 'local'"):
+    with pytest.raises(ConfigError, match=r"api_base.*not to 'local'"):
         _ = ReasoningDetector("local", api_base="http://127.0.0.1:1").backend
     with pytest.raises(ConfigError, match="backend spec is empty"):
         ReasoningDetector(" ")

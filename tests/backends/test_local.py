@@ -463,7 +463,7 @@ def test_local_judge_prefers_converted_embedded_copy(model_dir: Path, tmp_path: 
 
 def test_local_backend_refuses_an_api_base_and_names_adapters(model_dir: Path,
                                                               adapter_dir: Path) -> None:
-    with pytest.raises(ConfigError, match="api_base.*not to 'local'"):
+    with pytest.raises(ConfigError, match=r"api_base.*not to 'local'"):
         create_backend(f"local:{model_dir}", api_base="http://127.0.0.1:1/v1", progress=None)
     backend = create_backend(f"local:{model_dir}", adapter=str(adapter_dir), device="cpu",
                              progress=None)
