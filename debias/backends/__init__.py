@@ -23,6 +23,7 @@ from debias.backends.base import (
     Sampling,
     complete_many,
 )
+from debias.backends.credentials import missing_credentials, require_credentials
 from debias.backends.effects import GenerateCall, OptionsCall, ahandle, handle
 from debias.backends.factory import backends, create_backend
 
@@ -37,4 +38,5 @@ backends.add("scripted", _scripted)
 
 __all__ = ["BatchChatBackend", "ChatBackend", "Completion", "CredentialCheck", "GenerateCall",
            "Message", "OptionScorer", "OptionsCall", "Sampling", "ahandle", "backends",
-           "complete_many", "create_backend", "handle"]
+           "complete_many", "create_backend", "handle", "missing_credentials",
+           "require_credentials"]

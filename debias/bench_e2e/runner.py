@@ -137,11 +137,18 @@ def detector_spec(cfg: E2EConfig) -> str:
 
 
 def make_judge(spec: str, api_base: str | None) -> Judge:
-    """Build a judge from a spec (``local`` needs the local extra)."""
+    """Build a judge from a spec (``local`` needs the local extra).
+
+    Raises:
+        ConfigError: The provider's API key is not set (checked before any item).
+    """
+    from debias.backends import require_credentials
     from debias.judges import create_judge
 
     kwargs: dict[str, Any] = {"api_base": api_base} if api_base else {}
-    return create_judge(spec, **kwargs)
+    judge = create_judge(spec, **kwargs)
+    require_credentials(judge, role="--judge")
+    return judge
 
 
 def _attach_cache(judge: Judge, path: Path) -> None:
