@@ -143,6 +143,8 @@ def build_bigram_model(path: Path, table: Table) -> Path:
     words = ["<unk>", "<s>", "</s>", "<pad>", ASSISTANT]
     for cur, nexts in table.items():
         words += [w for w in (cur, *nexts) if w not in words]
+    if len(words) % 2:
+        words.append("<filler>")  # the hidden size is the vocabulary size; RoPE wants it even
     vocab = {w: i for i, w in enumerate(words)}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
