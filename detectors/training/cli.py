@@ -167,8 +167,7 @@ def _limit(seq: list[Any], limit: int | None) -> list[Any]:
 
 def _backend(spec: str, args: argparse.Namespace) -> Any:
     from debias.backends import create_backend
-    from debias.cache import CallCache, with_cache
-    from debias.cli.run import default_cache_dir
+    from debias.cache import CallCache, default_cache_dir, with_cache
 
     backend = create_backend(spec, api_base=args.api_base)
     if args.no_cache:
@@ -222,8 +221,7 @@ def construct_command(args: argparse.Namespace) -> int:
 
 def collect_command(args: argparse.Namespace) -> int:
     """``debias train collect``."""
-    from debias.cache import CallCache, with_cache
-    from debias.cli.run import default_cache_dir
+    from debias.cache import CallCache, default_cache_dir, with_cache
     from debias.judges import create_judge
     from debias.judges.chat import ChatJudge
     from detectors.training.collect import acollect
