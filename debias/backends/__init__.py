@@ -2,13 +2,12 @@
 
 Built-in backends: ``litellm`` (any litellm model string, the default for unprefixed
 specs), ``openai-compat`` (a lean client for OpenAI-compatible servers), ``local``
-(transformers models, LoRA adapters, batched generation) and ``scripted`` (the test double
-of :mod:`debias.testing`). :func:`create_backend` builds one from a spec; installed packages
-add backends through the ``judge_debias.backends`` entry-point group. Heavy libraries
+(transformers models, LoRA adapters, batched generation), registered here, and
+``scripted`` (the test double of :mod:`debias.testing`), which registers through the
+``judge_debias.backends`` entry-point group like any installed package's backend.
+:func:`create_backend` builds one from a spec. Heavy libraries
 (litellm, aiohttp/httpx, torch, transformers) are imported when a backend is used.
 """
-
-from typing import Any
 
 from debias.backends import litellm_backend as _litellm  # noqa: F401  (registers "litellm")
 from debias.backends import local as _local  # noqa: F401  (registers "local")
@@ -26,15 +25,6 @@ from debias.backends.base import (
 from debias.backends.credentials import missing_credentials, require_credentials
 from debias.backends.effects import GenerateCall, OptionsCall, ahandle, handle
 from debias.backends.factory import backends, create_backend
-
-
-def _scripted(spec: str | None, **options: Any) -> ChatBackend:
-    from debias.testing.backend import scripted_backend  # test double: loaded when asked for
-
-    return scripted_backend(spec, **options)
-
-
-backends.add("scripted", _scripted)
 
 __all__ = ["BatchChatBackend", "ChatBackend", "Completion", "CredentialCheck", "GenerateCall",
            "Message", "OptionScorer", "OptionsCall", "Sampling", "ahandle", "backends",

@@ -7,8 +7,9 @@ A spec whose ``NAME`` (before an optional ``:REST``) is a registered judge build
 :class:`~debias.judges.chat.ChatJudge` on that backend, in the backend's ``judge_mode``
 (``auto`` for local models, ``generate`` for APIs) unless ``mode=`` says otherwise.
 
-Installed packages add judges through the ``judge_debias.judges`` entry-point group; a
-judge factory is called as ``factory(rest, **options)``.
+Installed packages add judges through the ``judge_debias.judges`` entry-point group (the
+package declares its own ``scripted`` test double there); a judge factory is called as
+``factory(rest, **options)``.
 """
 
 from __future__ import annotations
@@ -27,14 +28,6 @@ keyword goes to the backend factory."""
 
 judges: Registry[Judge] = Registry("judge", group=ENTRY_POINT_GROUP)
 
-
-def _scripted(spec: str | None, **options: Any) -> Judge:
-    from debias.testing.judge import scripted_judge  # test double: loaded when asked for
-
-    return scripted_judge(spec, **options)
-
-
-judges.add("scripted", _scripted)
 
 
 def create_judge(spec: str, /, **options: Any) -> Judge:
