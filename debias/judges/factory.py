@@ -18,6 +18,7 @@ from typing import Any
 
 from debias.backends import create_backend
 from debias.backends.factory import split_spec
+from debias.errors import ConfigError
 from debias.judges.base import Judge
 from debias.registry import Registry
 
@@ -27,7 +28,6 @@ JUDGE_OPTIONS = ("name", "mode", "sampling", "max_reasks", "templates")
 keyword goes to the backend factory."""
 
 judges: Registry[Judge] = Registry("judge", group=ENTRY_POINT_GROUP)
-
 
 
 def create_judge(spec: str, /, **options: Any) -> Judge:
@@ -45,7 +45,10 @@ def create_judge(spec: str, /, **options: Any) -> Judge:
     """
     from debias.judges.chat import ChatJudge
 
-    name, rest = split_spec(spec.strip() if isinstance(spec, str) else spec, judges)
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"judge spec {spec!r} is empty; use 'local', 'scripted', "
+                          "'openai-compat:MODEL' or a litellm model string")
+    name, rest = split_spec(spec.strip(), judges)
     if name is not None:
         return judges.get(name)(rest, **options)  # type: ignore[no-any-return]
     judge_options = {k: options.pop(k) for k in JUDGE_OPTIONS if k in options}
