@@ -27,10 +27,10 @@ import sys
 import time
 from pathlib import Path
 
+from debias.backends.local import LocalBackend
+from debias.backends.local_lm import LocalModelPool, convert_gguf
 from debias.judges.base import JudgeRequest
 from debias.judges.chat import ChatJudge
-from debias.judges.local import LocalBackend
-from debias.local_lm import LocalModelPool, convert_gguf
 from debias.models import converted_dir, ensure_model
 from debias.prompts import Templates, answer_spec, render_messages
 from debias.types import Item

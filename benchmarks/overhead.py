@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from debias.judges.base import JudgeRequest
-from debias.judges.testing import ScriptedJudge
 from debias.loop import DEFAULT_DETECTORS, Debiaser
+from debias.testing import ScriptedJudge
 from debias.types import Item, Verdict
 
 

@@ -5,9 +5,9 @@ The server (``python -m debias.testing``) runs in its own process with a fixed l
 real stack: ``debias.runner.arun_batch`` -> ``Debiaser`` -> ``ChatJudge`` -> backend -> HTTP,
 once per backend:
 
-- ``openai-compat``: :class:`~debias.judges.openai_compat.OpenAICompatBackend`
+- ``openai-compat``: :class:`~debias.backends.openai_compat.OpenAICompatBackend`
   (``--judge openai-compat:test-judge``: one shared aiohttp session, no SDK);
-- ``litellm``: :class:`~debias.judges.litellm_judge.LiteLLMBackend` (``openai/test-judge``
+- ``litellm``: :class:`~debias.backends.litellm_backend.LiteLLMBackend` (``openai/test-judge``
   through litellm and the openai SDK);
 
 each with every detector set of ``--detector-sets`` (default: no detectors, then the
@@ -51,9 +51,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from debias.judges import judges
+from debias.backends.litellm_backend import import_litellm
+from debias.judges import create_judge
 from debias.judges.base import JudgeRequest
-from debias.judges.litellm_judge import import_litellm
 from debias.loop import Debiaser
 from debias.prompts import Templates, render_messages
 from debias.retry import RetryPolicy
@@ -99,7 +99,7 @@ class LoopbackServer:
 async def run_debias(base_url: str, n: int, concurrency: int, warmup: int, *, spec: str,
                      detectors: str) -> dict[str, Any]:
     """Items through runner -> Debiaser -> ChatJudge -> backend (``spec``) -> HTTP."""
-    judge = judges.create(spec, api_base=base_url, api_key=KEY, timeout=30,
+    judge = create_judge(spec, api_base=base_url, api_key=KEY, timeout=30,
                           retry=RetryPolicy(max_attempts=3, initial_wait=0.05, max_wait=1))
     debiaser = Debiaser(judge, detectors or [], max_rounds=1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,8 +176,8 @@ async def run_openai(base_url: str, n: int, concurrency: int, warmup: int, **_: 
 
 async def run_backend(base_url: str, n: int, concurrency: int, warmup: int, **_: Any) -> dict[str, Any]:
     """``OpenAICompatBackend.acomplete`` alone at the same concurrency (no judge, no loop)."""
-    from debias.judges.base import Sampling
-    from debias.judges.openai_compat import OpenAICompatBackend
+    from debias.backends.base import Sampling
+    from debias.backends.openai_compat import OpenAICompatBackend
 
     backend = OpenAICompatBackend("test-judge", base_url, api_key=KEY, timeout=30)
     sampling = Sampling(temperature=0.0, max_tokens=256)

@@ -7,9 +7,10 @@ Quickstart::
     result = debiaser.judge(Item(id="1", task="pairwise", instruction="...", candidates=["a", "b"]))
 """
 
-from debias.judges import ChatJudge, FunctionJudge, JudgeRequest, ScriptedJudge, create_judge
+from debias.judges import ChatJudge, FunctionJudge, JudgeRequest, create_judge
 from debias.loop import Debiaser, decide
 from debias.runner import arun_batch, run_batch
+from debias.testing.judge import ScriptedJudge
 from debias.types import Finding, Item, Result, Round, Status, Usage, Verdict
 from debias.wrap import wrap
 

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from debias.judges.base import ChatBackend, Completion, Message, OptionScorer, Sampling
+from debias.backends.base import ChatBackend, Completion, Message, OptionScorer, Sampling
 from debias.types import Usage
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)"

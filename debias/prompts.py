@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from debias.judges.base import JudgeRequest, Message
+from debias.backends.base import Message
+from debias.judges.base import JudgeRequest
 from debias.ordering import displayed, slot_letter, to_slot
 from debias.types import Feedback
 

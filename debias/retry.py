@@ -103,7 +103,7 @@ class HTTPStatusError(Exception):
     """A model server answered with an HTTP error status.
 
     Raised by backends that speak HTTP themselves
-    (:class:`~debias.judges.openai_compat.OpenAICompatBackend`); :func:`classify` maps it
+    (:class:`~debias.backends.openai_compat.OpenAICompatBackend`); :func:`classify` maps it
     by status: 408/409/425/429 and 5xx are transient (``Retry-After`` honoured), anything
     else fatal.
 
@@ -155,6 +155,25 @@ _FATAL_NAMES = ("AuthenticationError", "PermissionDeniedError", "BadRequestError
                 "ContentPolicyViolationError", "UnsupportedParamsError")
 
 
+_MISSING_CREDENTIALS = re.compile(
+    r"(?i)\bmissing\b[^.\n]{0,40}?\b(?:credentials|api[ _-]?key)\b"
+    r"|api_key client option must be set|\bno api[ _-]?key\b")
+
+
+def missing_credentials(exc: BaseException) -> bool:
+    """Whether an API client's exception says the key is missing.
+
+    litellm reports a missing key of some providers as a status-500
+    ``InternalServerError`` ("OpenAIException - Missing credentials") or an
+    ``APIConnectionError`` ("Missing Gemini API key"); by status they would look transient.
+    Only exceptions raised by the openai/litellm clients are read this way.
+    """
+    module = type(exc).__module__ or ""
+    if not module.startswith(("openai", "litellm")):
+        return False
+    return bool(_MISSING_CREDENTIALS.search(str(exc)))
+
+
 def classify(exc: BaseException) -> ErrorKind | None:
     """Classify an exception raised by a model call.
 
@@ -162,8 +181,10 @@ def classify(exc: BaseException) -> ErrorKind | None:
     openai's), then any exception carrying an HTTP status by that status: 408/409/425/429
     and 5xx are transient, other 4xx fatal; :class:`HTTPStatusError` (raised by the
     OpenAI-compatible backend) the same way, any other status it carries (a redirect)
-    fatal. Plain ``TimeoutError``/``ConnectionError`` and httpx/aiohttp transport errors
-    (connection refused or reset, truncated body) are transient.
+    fatal. A client error saying the API key is missing is fatal whatever status litellm
+    gave it (:func:`missing_credentials`). Plain ``TimeoutError``/``ConnectionError`` and
+    httpx/aiohttp transport errors (connection refused or reset, truncated body) are
+    transient.
 
     Args:
         exc: The exception.
@@ -179,7 +200,7 @@ def classify(exc: BaseException) -> ErrorKind | None:
     # Fatal first: litellm's ContextWindowExceededError is a BadRequestError, and a
     # status-less APIConnectionError wrapping a 4xx must not be retried.
     fatal = _classes("openai", _FATAL_NAMES) + _classes("litellm.exceptions", _FATAL_NAMES)
-    if fatal and isinstance(exc, fatal):
+    if (fatal and isinstance(exc, fatal)) or missing_credentials(exc):
         return ErrorKind.FATAL
     transient = (_classes("openai", _TRANSIENT_NAMES)
                  + _classes("litellm.exceptions", _TRANSIENT_NAMES)
@@ -219,6 +240,8 @@ def _hint(exc: BaseException, status: int | None, key_env: str | None) -> str:
     key = f"check {key_env} or pass api_key=" if key_env else "check the API key (pass api_key=)"
     if "ContextWindow" in name:
         return "the prompt is longer than the model's context window; shorten the candidates"
+    if missing_credentials(exc):
+        return f"no API key was found: {key}"
     if status == 401 or name == "AuthenticationError":
         return f"authentication failed: {key}"
     if status == 403 or name == "PermissionDeniedError":
@@ -263,7 +286,8 @@ def to_model_error(exc: BaseException, kind: ErrorKind, *, target: str, attempts
         ``kind`` and ``target`` are set on it.
     """
     status = status_of(exc)
-    code = f"HTTP {status} " if status is not None else ""
+    # a missing key is not an HTTP answer, whatever status litellm put on it
+    code = f"HTTP {status} " if status is not None and not missing_credentials(exc) else ""
     detail = _first_line(redact(str(exc), secrets)) or "(no message)"
     hint = _hint(exc, status, key_env)
     if kind is ErrorKind.TRANSIENT:

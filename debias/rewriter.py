@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Generator
 from typing import Any
 
+from debias.backends.base import ChatBackend, Message, Sampling
 from debias.errors import ConfigError
-from debias.judges.base import ChatBackend, Message, Sampling
 from debias.types import Item
 
 EQUALIZE = (

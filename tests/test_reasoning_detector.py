@@ -3,11 +3,6 @@ the backend factory, and the loop integration."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import Any
-
 import pytest
 
 from debias.contract import DetectContext, ModelDetector, parse_detector_specs
@@ -18,11 +13,9 @@ from debias.loop import Debiaser
 from debias.offline import detect_offline
 from debias.types import Evidence, Finding, Item, Usage, Verdict
 from detectors.position import PositionDetector
-from detectors.reasoning.backends import (
-    BackendRegistry,
+from detectors.reasoning.confidence import (
     p_yes_from_logprobs,
     p_yes_from_top_logprobs,
-    reasoning_backend,
     scoring_prefix,
 )
 from detectors.reasoning.detector import ReasoningDetector
@@ -323,64 +316,18 @@ async def test_adetect_many() -> None:
     assert [f.detected for f in out] == [True, True, True]
 
 
-def test_backend_factory_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
-    # importlib: `import debias.judges.local as m` trips over debias.judges (the registry
-    # object exported by debias/__init__.py shadows the subpackage attribute)
-    local = importlib.import_module("debias.judges.local")
-    local_lm = importlib.import_module("debias.local_lm")
-
-    made: list[tuple[str, Any]] = []
-
-    class FakeLM:
-        def __init__(self, spec: Any) -> None:
-            made.append(("lm", (spec.path, spec.gguf_file, spec.adapter, spec.device)))
-            self.name = spec.display_name
-
-    class FakeLite:
-        def __init__(self, model: str, **kwargs: Any) -> None:
-            made.append((model, kwargs))
-            self.name = model
-
-    def fake_resolve(spec: str | None, **kwargs: Any) -> str:
-        return spec or "/cache/smollm2/SmolLM2.gguf"  # never fetch in tests
-
-    monkeypatch.setattr(local_lm, "LocalLM", FakeLM)
-    monkeypatch.setattr(local, "resolve_local_spec", fake_resolve)
-    monkeypatch.setitem(sys.modules, "debias.judges.litellm_judge",
-                        types.SimpleNamespace(LiteLLMBackend=FakeLite))
-    embedded = reasoning_backend("local")
-    assert embedded.name == "local/SmolLM2"
-    reasoning_backend("local:/models/rbd.gguf", adapter="/adapters/lora", device="cpu")
-    reasoning_backend("hosted_vllm/joyfine/RBD-8B", api_base="http://127.0.0.1:8000/v1")
-    assert made == [("lm", ("/cache/smollm2", "SmolLM2.gguf", None, "auto")),
-                    ("lm", ("/models", "rbd.gguf", "/adapters/lora", "cpu")),
-                    ("hosted_vllm/joyfine/RBD-8B", {"api_base": "http://127.0.0.1:8000/v1"})]
+def test_detector_builds_its_backend_from_the_shared_registry_on_first_use() -> None:
+    det = ReasoningDetector("scripted:" + YES, cascade="always", biases="bandwagon")
+    assert det._backend is None  # nothing is built before the first detection
+    finding = det.detect(ctx_for(PAIR, VERDICT_B), [])
+    assert isinstance(det.backend, ScriptedBackend) and len(det.backend.requests) == 1
+    assert finding.detected and finding.bias == "bandwagon"
     with pytest.raises(ConfigError, match="needs a local backend"):
-        reasoning_backend("openai/gpt-4o-mini", adapter="/a")
-    with pytest.raises(ConfigError, match="api_base applies to remote"):
-        reasoning_backend("local", api_base="http://127.0.0.1:1")
-    with pytest.raises(ConfigError, match="empty"):
-        reasoning_backend(" ")
-    with pytest.raises(ConfigError, match="device 'tpu'"):
-        reasoning_backend("local:/m.gguf", device="tpu")
-    # the detector builds its backend lazily, on first use
-    det = ReasoningDetector("local:/m.gguf", adapter="/lora")
-    assert len(made) == 3
-    assert det.backend.name == "local/m+lora" and made[-1] == ("lm", ("/", "m.gguf", "/lora", "auto"))
-
-
-def test_registry_extension() -> None:
-    reg = BackendRegistry()
-
-    @reg.register("scripted")
-    def _scripted(rest: str | None, **kw: Any) -> ScriptedBackend:
-        return ScriptedBackend([rest or "none"], name=f"scripted:{rest}")
-
-    reg.default(lambda spec, **kw: ScriptedBackend(["d"], name=f"default:{spec}"))
-    assert reg.create("scripted:Yes").name == "scripted:Yes"
-    assert reg.create("scripted").name == "scripted:None"
-    assert reg.create("openai/x").name == "default:openai/x"
-    assert reg.names() == ["scripted"]
+        _ = ReasoningDetector("openai/gpt-4o-mini", adapter="/a").backend
+    with pytest.raises(ConfigError, match=r"api_base.*not to 'local'"):
+        _ = ReasoningDetector("local", api_base="http://127.0.0.1:1").backend
+    with pytest.raises(ConfigError, match="backend spec is empty"):
+        ReasoningDetector(" ")
 
 
 def test_loop_feeds_the_analysis_back_to_the_judge() -> None:

@@ -18,10 +18,11 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
+from debias.backends import BatchChatBackend, create_backend
+from debias.backends.local import LocalBackend
 from debias.contract import DetectContext
 from debias.judges.base import JudgeRequest
 from debias.types import Item, Verdict
-from detectors.reasoning.backends import BatchingLocalBackend, reasoning_backend
 from detectors.reasoning.detector import ReasoningDetector
 
 Table = dict[str, dict[str, float]]
@@ -92,8 +93,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_yes_with_confidence_from_token_scores(models: dict[str, Path]) -> None:
-    backend = reasoning_backend(f"local:{models['yes']}", device="cpu")
-    assert isinstance(backend, BatchingLocalBackend)
+    backend = create_backend(f"local:{models['yes']}", device="cpu")
+    assert isinstance(backend, LocalBackend) and isinstance(backend, BatchChatBackend)
     det = ReasoningDetector(backend, cascade="always", max_tokens=8)
     finding = det.detect(ctx(), [])
     assert finding.status == "ok" and finding.detected and finding.bias == "bandwagon"
@@ -106,18 +107,18 @@ def test_yes_with_confidence_from_token_scores(models: dict[str, Path]) -> None:
 
 
 def test_no_and_unparseable(models: dict[str, Path]) -> None:
-    no = ReasoningDetector(reasoning_backend(f"local:{models['no']}", device="cpu"),
+    no = ReasoningDetector(create_backend(f"local:{models['no']}", device="cpu"),
                            cascade="always", max_tokens=8).detect(ctx(), [])
     assert no.status == "ok" and not no.detected
     assert no.confidence == pytest.approx(expected_p_first(1.0, 0.2), rel=1e-3)
-    ramble = ReasoningDetector(reasoning_backend(f"local:{models['ramble']}", device="cpu"),
+    ramble = ReasoningDetector(create_backend(f"local:{models['ramble']}", device="cpu"),
                                cascade="always", max_tokens=6).detect(ctx(), [])
     assert ramble.status == "error" and "unparseable" in (ramble.reason or "")
     assert ramble.calls == 1 and ramble.evidence.values["output"].startswith("judge again")
 
 
 def test_batched_detection_equals_one_by_one(models: dict[str, Path]) -> None:
-    det = ReasoningDetector(reasoning_backend(f"local:{models['yes']}", device="cpu"),
+    det = ReasoningDetector(create_backend(f"local:{models['yes']}", device="cpu"),
                             cascade="always", max_tokens=8, batch_size=3)
     items = [ITEM.model_copy(update={"id": str(k), "instruction": "word " * k + "Name a prime."})
              for k in range(5)]

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from debias.backends.litellm_backend import LiteLLMBackend, import_litellm
 from debias.errors import FatalModelError, JudgeError, TransientModelError
 from debias.judges.base import Sampling
-from debias.judges.litellm_judge import LiteLLMBackend, import_litellm
 from debias.retry import ErrorKind, Retrier, RetryPolicy, classify, redact, status_of
 from debias.testing import (
     AlwaysError,
@@ -392,3 +392,45 @@ def test_async_timeouts_are_retried(srv: OpenAIServer) -> None:
 def test_errors_are_judge_errors(srv: OpenAIServer) -> None:
     """The loop records JudgeError subclasses as data; both kinds must be JudgeErrors."""
     assert issubclass(TransientModelError, JudgeError) and issubclass(FatalModelError, JudgeError)
+
+
+# ----------------------------------------------------------------------------- missing keys
+
+
+@pytest.mark.parametrize(("model", "env", "reported_as"), [
+    ("openai/gpt-4o-mini", "OPENAI_API_KEY", "InternalServerError"),  # litellm says "HTTP 500"
+    ("gemini/gemini-1.5-flash", "GEMINI_API_KEY", "APIConnectionError"),
+    ("anthropic/claude-3-5-haiku-latest", "ANTHROPIC_API_KEY", "AuthenticationError"),
+])
+@pytest.mark.parametrize("way", ["sync", "async"])
+def test_a_missing_key_is_fatal_on_the_first_attempt(model: str, env: str, reported_as: str,
+                                                     way: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    backend = LiteLLMBackend(model, retry=RetryPolicy(max_attempts=5, initial_wait=5, max_wait=5,
+                                                      jitter=0))
+    t0 = time.perf_counter()
+    with pytest.raises(FatalModelError) as info:
+        if way == "sync":
+            backend.complete(MSGS, SAMPLING)
+        else:
+            asyncio.run(backend.acomplete(MSGS, SAMPLING))
+    assert time.perf_counter() - t0 < 5  # no backoff wait: one attempt, not five
+    err = info.value
+    assert err.attempts == 1 and err.kind is ErrorKind.FATAL  # type: ignore[attr-defined]
+    assert err.error_type == reported_as  # type: ignore[attr-defined]
+    msg = str(err)
+    assert "not retried" in msg and "no API key was found" in msg and env in msg
+    assert "HTTP 500" not in msg and "provider failed" not in msg
+
+
+def test_missing_key_wording_counts_only_from_api_clients() -> None:
+    litellm = import_litellm()
+    exc = litellm.InternalServerError(message="OpenAIException - Missing credentials. Please pass "
+                                      "an `api_key`", llm_provider="openai", model="gpt-4o-mini")
+    assert classify(exc) is ErrorKind.FATAL
+    plain = litellm.InternalServerError(message="upstream overloaded", llm_provider="openai",
+                                        model="gpt-4o-mini")
+    assert classify(plain) is ErrorKind.TRANSIENT
+    assert classify(ValueError("missing api key in my own config")) is None  # not an API error

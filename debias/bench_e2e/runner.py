@@ -16,7 +16,6 @@ exactly what the judge answers without the middleware.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import platform
@@ -142,13 +141,18 @@ def detector_spec(cfg: E2EConfig) -> str:
 
 
 def make_judge(spec: str, api_base: str | None) -> Judge:
-    """Build a judge from a spec (``local`` needs the local extra)."""
-    from debias.judges import judges
+    """Build a judge from a spec (``local`` needs the local extra).
 
-    if spec.partition(":")[0] == "local" and "local" not in judges.names():
-        importlib.import_module("debias.judges.local")
+    Raises:
+        ConfigError: The provider's API key is not set (checked before any item).
+    """
+    from debias.backends import require_credentials
+    from debias.judges import create_judge
+
     kwargs: dict[str, Any] = {"api_base": api_base} if api_base else {}
-    return judges.create(spec, **kwargs)
+    judge = create_judge(spec, **kwargs)
+    require_credentials(judge, role="--judge")
+    return judge
 
 
 def _attach_cache(judge: Judge, path: Path) -> None:

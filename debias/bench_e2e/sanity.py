@@ -2,7 +2,7 @@
 
 No shared data and no model: every case is generated from a seed (simple additions, so
 the gold answer is known), and each group is judged by a
-:class:`~debias.judges.testing.ScriptedJudge` whose injected bias is documented in
+:class:`~debias.testing.ScriptedJudge` whose injected bias is documented in
 :data:`SANITY_BIASES`. The judges are otherwise always right (``accuracy=1``) and follow
 feedback (``compliance=1``), so the expected outcome is known: the middleware should
 detect (nearly) every derived gold bias label (recall ~1), fix the biased verdicts, and
@@ -28,7 +28,7 @@ from pathlib import Path
 from debias.bench_e2e.cases import Case, make_item, seeded_rng
 from debias.bench_e2e.suites import suite
 from debias.datasets.rbd import BANDWAGON_CUE
-from debias.judges.testing import Biases, ScriptedJudge
+from debias.testing.judge import Biases, ScriptedJudge
 
 SANITY = "sanity"
 DEFAULT_PER_GROUP = 40

@@ -60,7 +60,7 @@ def _pull(args: argparse.Namespace) -> int:
     progress = None if args.quiet else print_progress
     path = ensure_model(args.name, cache_dir=args.cache_dir, progress=progress)
     if args.convert:
-        from debias.local_lm import convert_gguf
+        from debias.backends.local_lm import convert_gguf
 
         out = converted_dir(args.name, args.cache_dir)
         if progress:

@@ -6,9 +6,13 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from debias.cache import default_cache_dir
 from debias.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from debias.runner import Summary
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,9 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from debias.backends import require_credentials
     from debias.cache import CallCache, with_cache
     from debias.io import iter_items
-    from debias.judges import judges
+    from debias.judges import create_judge
     from debias.judges.chat import ChatJudge
     from debias.loop import Debiaser
     from debias.runner import arun_batch
@@ -54,7 +59,8 @@ def run_command(args: argparse.Namespace) -> int:
     for err in errors:
         print(f"debias: skipped invalid record: {err}", file=sys.stderr)
     judge_kwargs = {"api_base": args.api_base} if args.api_base else {}
-    judge = judges.create(args.judge, **judge_kwargs)
+    judge = create_judge(args.judge, **judge_kwargs)
+    require_credentials(judge, role="--judge")  # before the first item, not 5 retries per item
     if isinstance(judge, ChatJudge) and not args.no_cache:
         cache = CallCache((args.cache_dir or default_cache_dir()) / "calls.sqlite")
         judge.backend = with_cache(judge.backend, cache)
@@ -62,9 +68,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.rewriter:
         from debias.rewriter import ChatRewriter
 
-        rewriter_judge = judges.create(args.rewriter, **judge_kwargs)
+        rewriter_judge = create_judge(args.rewriter, **judge_kwargs)
         if not isinstance(rewriter_judge, ChatJudge):
             raise ConfigError(f"--rewriter {args.rewriter!r} is not a chat model")
+        require_credentials(rewriter_judge, role="--rewriter")
         rewriter = ChatRewriter(rewriter_judge.backend)
     detectors = [] if args.detectors in ("", "none") else args.detectors
     debiaser = Debiaser(judge, detectors, max_rounds=args.max_rounds, strict=args.strict,
@@ -76,4 +83,21 @@ def run_command(args: argparse.Namespace) -> int:
     summary.invalid = len(errors)
     print(summary.render())
     print(f"results: {out}")
+    return exit_code(summary)
+
+
+def exit_code(summary: Summary) -> int:
+    """0, or 1 when every item of this run failed (the errors are in the output records).
+
+    A run that resumed everything (no item judged now) or in which some item succeeded
+    exits 0; a run that judged items and got none through exits 1, so scripts notice a
+    wrong model name, a dead server or a rejected key.
+    """
+    from debias.types import Status
+
+    failed = summary.statuses.get(Status.ERROR.value, 0)
+    if summary.items and failed == summary.items:
+        print(f"debias: every item failed ({failed} of {summary.items}); see the 'error' "
+              "field of the output records", file=sys.stderr)
+        return 1
     return 0

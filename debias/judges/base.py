@@ -1,20 +1,25 @@
-"""The judge protocol, judge requests, chat backends, and the judge registry."""
+"""The judge protocol and judge requests.
+
+Chat backends (``ChatBackend``, ``Completion``, ``Sampling`` ...) live in
+:mod:`debias.backends.base`; they are re-exported here for code written against the old
+location.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from debias.errors import ConfigError
+from debias.backends.base import ChatBackend, Completion, Message, OptionScorer, Sampling
 from debias.ordering import check_order
-from debias.types import Feedback, Item, Usage, ValidItem, Verdict
+from debias.types import Feedback, Item, ValidItem, Verdict
 
-Message = dict[str, str]
+__all__ = ["ChatBackend", "Completion", "Judge", "JudgeRequest", "Message", "OptionScorer",
+           "Sampling", "SyncJudge"]
 
 
 class JudgeRequest(BaseModel):
@@ -95,115 +100,3 @@ class SyncJudge:
 
     async def ajudge(self, request: JudgeRequest) -> Verdict:
         return await asyncio.to_thread(self.judge, request)
-
-
-class Sampling(BaseModel):
-    """Sampling settings of a model call (part of the cache key).
-
-    Attributes:
-        temperature: Sampling temperature; 0 for greedy.
-        max_tokens: Maximum completion tokens.
-        logprobs: Ask the backend for log-probabilities of the first tokens.
-        top_logprobs: How many alternatives per token when ``logprobs`` is set.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=512, ge=1)
-    logprobs: bool = False
-    top_logprobs: int = Field(default=0, ge=0, le=20)
-
-
-class Completion(BaseModel):
-    """A chat backend's answer.
-
-    Attributes:
-        text: Generated text.
-        top_logprobs: For each of the first generated tokens, a map token -> logprob
-            (only when asked for and supported).
-        usage: Usage of this call.
-        cached: Whether it came from the cache.
-    """
-
-    text: str
-    top_logprobs: list[dict[str, float]] | None = None
-    usage: Usage = Field(default_factory=Usage)
-    cached: bool = False
-
-
-@runtime_checkable
-class ChatBackend(Protocol):
-    """A chat model: messages in, text out (litellm, local transformers, test doubles)."""
-
-    name: str
-
-    def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
-        """Generate a completion."""
-        ...
-
-    async def acomplete(self, messages: list[Message], sampling: Sampling) -> Completion:
-        """Generate a completion asynchronously."""
-        ...
-
-
-@runtime_checkable
-class OptionScorer(Protocol):
-    """A backend that can score a fixed set of continuations in one forward pass."""
-
-    def option_logprobs(
-        self, messages: list[Message], prefix: str, options: list[str]
-    ) -> tuple[list[float], Usage]:
-        """Log-probability of each option as the continuation of the assistant ``prefix``."""
-        ...
-
-    async def aoption_logprobs(
-        self, messages: list[Message], prefix: str, options: list[str]
-    ) -> tuple[list[float], Usage]:
-        """Async variant of :meth:`option_logprobs`."""
-        ...
-
-
-JudgeFactory = Callable[..., Judge]
-
-
-class JudgeRegistry:
-    """Maps a judge spec prefix (``local``, ``scripted``, or a litellm provider) to a factory.
-
-    A spec without a registered prefix is handed to the default factory (litellm),
-    which accepts any litellm model string.
-    """
-
-    def __init__(self) -> None:
-        self._factories: dict[str, JudgeFactory] = {}
-        self._default: JudgeFactory | None = None
-
-    def register(self, name: str) -> Callable[[JudgeFactory], JudgeFactory]:
-        """Decorator registering a factory for the spec ``name`` (or ``name:...``)."""
-
-        def deco(fn: JudgeFactory) -> JudgeFactory:
-            self._factories[name] = fn
-            return fn
-
-        return deco
-
-    def default(self, fn: JudgeFactory) -> JudgeFactory:
-        """Decorator registering the fallback factory."""
-        self._default = fn
-        return fn
-
-    def create(self, spec: str, **kwargs: Any) -> Judge:
-        """Build a judge from a spec such as ``local``, ``openai/gpt-4o-mini``."""
-        head, _, rest = spec.partition(":")
-        if head in self._factories:
-            return self._factories[head](rest or None, **kwargs)
-        if self._default is None:
-            raise ConfigError(f"unknown judge {spec!r}; known: {sorted(self._factories)}")
-        return self._default(spec, **kwargs)
-
-    def names(self) -> list[str]:
-        """Registered spec prefixes."""
-        return sorted(self._factories)
-
-
-judges = JudgeRegistry()

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from debias.backends.base import ChatBackend, Completion, OptionScorer, Sampling
+from debias.backends.effects import GenerateCall, OptionsCall, ahandle, handle
 from debias.effects import adrive, drive
 from debias.errors import ConfigError, LogprobsUnavailableError, VerdictParseError
-from debias.judges.base import (
-    ChatBackend,
-    Completion,
-    JudgeRequest,
-    Message,
-    OptionScorer,
-    Sampling,
-)
+from debias.judges.base import JudgeRequest
 from debias.ordering import probs_to_original, to_original
 from debias.parsing import TIE, parse_choice, parse_score
 from debias.prompts import Templates, answer_spec, reask_message, render_messages
@@ -30,32 +24,18 @@ from debias.types import Usage, Verdict
 Mode = Literal["auto", "generate", "logprobs"]
 
 
-@dataclass(frozen=True)
-class GenerateCall:
-    """Effect: generate a completion for ``messages``."""
-
-    messages: list[Message]
-    sampling: Sampling
-
-
-@dataclass(frozen=True)
-class OptionsCall:
-    """Effect: score ``options`` as continuations of the assistant ``prefix``."""
-
-    messages: list[Message]
-    prefix: str
-    options: list[str]
+__all__ = ["ChatJudge", "GenerateCall", "Mode", "OptionsCall"]
 
 
 class ChatJudge:
     """A judge that prompts a chat backend.
 
     Args:
-        backend: Any :class:`~debias.judges.base.ChatBackend`.
+        backend: Any :class:`~debias.backends.base.ChatBackend`.
         name: Judge name recorded on verdicts (default: the backend's name).
         mode: ``generate`` (parse the reply), ``logprobs`` (read the answer from next-token
             log-probabilities of the slot tokens: one forward pass, yields a confidence;
-            needs an :class:`~debias.judges.base.OptionScorer` backend), or ``auto``
+            needs an :class:`~debias.backends.base.OptionScorer` backend), or ``auto``
             (logprobs for pairwise/choice when the backend supports it, else generate; a
             backend that raises LogprobsUnavailableError switches the judge to generate).
         sampling: Sampling for generation (default greedy, 256 tokens).
@@ -147,14 +127,10 @@ class ChatJudge:
         )
 
     def _handle(self, effect: GenerateCall | OptionsCall) -> Any:
-        if isinstance(effect, OptionsCall):
-            return self.backend.option_logprobs(effect.messages, effect.prefix, effect.options)  # type: ignore[attr-defined]
-        return self.backend.complete(effect.messages, effect.sampling)
+        return handle(self.backend, effect)  # the backend may be swapped (cache wrapper)
 
     async def _ahandle(self, effect: GenerateCall | OptionsCall) -> Any:
-        if isinstance(effect, OptionsCall):
-            return await self.backend.aoption_logprobs(effect.messages, effect.prefix, effect.options)  # type: ignore[attr-defined]
-        return await self.backend.acomplete(effect.messages, effect.sampling)
+        return await ahandle(self.backend, effect)
 
     def judge(self, request: JudgeRequest) -> Verdict:
         """Judge one request."""

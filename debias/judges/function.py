@@ -25,8 +25,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Literal
 
+from debias.backends.base import Completion, Message, Sampling
 from debias.errors import ConfigError, JudgeError, VerdictParseError
-from debias.judges.base import Completion, JudgeRequest, Message, Sampling
+from debias.judges.base import JudgeRequest
 from debias.judges.chat import ChatJudge
 from debias.ordering import displayed, to_original
 from debias.parsing import TIE, parse_choice, parse_score

@@ -1,218 +1,24 @@
-"""Test doubles shipped with the library: a scripted judge with programmable biases and a
-scripted chat backend.
+"""Deprecated location of the scripted test doubles: import them from :mod:`debias.testing`.
 
-They make no model calls, are deterministic for a given seed, and are what the test
-suite and the sanity benchmark use. Randomness is derived from a hash of the request
-(item, order, cue shown, feedback), so re-asking the same request gives the same answer
-(like a cached judge) while different orders draw independently.
+A thin re-export kept for one round while code written against ``debias.judges.testing``
+moves over; delete it then. The names resolve on first access (``debias.testing`` imports
+the judges package, so importing it here at module level would be a cycle).
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
-import re
-from collections.abc import Callable, Sequence
+import importlib
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from debias.judges.base import Completion, JudgeRequest, Message, Sampling, SyncJudge
-from debias.ordering import to_original, to_slot
-from debias.types import Usage, Verdict
-
-_CUE_SLOT = re.compile(r"output\s*\(?([a-j])\)?(?![\w])|choice\s*(\d+)|option\s*\(?([a-j]|\d+)\)?", re.I)
-
-_POSITIVE = {"great", "excellent", "certainly", "wonderful", "exciting", "confident", "amazing",
-             "fantastic", "glad", "happy", "love", "best", "brilliant", "delighted", "perfect"}
-_NEGATIVE = {"unfortunately", "sadly", "bad", "poor", "terrible", "regret", "awful", "worst",
-             "disappointing", "sorry", "just", "merely"}
+_MOVED = {"Biases": "debias.testing.judge", "ScriptedJudge": "debias.testing.judge",
+          "cue_endorsed_slot": "debias.testing.judge", "tone": "debias.testing.judge",
+          "ScriptedBackend": "debias.testing.backend",
+          "ScriptedScoringBackend": "debias.testing.backend"}
+__all__ = sorted(_MOVED)
 
 
-def cue_endorsed_slot(cue: str | None, n: int) -> int | None:
-    """Display slot a cue such as "90% believe that Output (b) is better" endorses."""
-    if not cue:
-        return None
-    m = _CUE_SLOT.search(cue)
-    if not m:
-        return None
-    token = next(g for g in m.groups() if g is not None).lower()
-    slot = int(token) - 1 if token.isdigit() else ord(token) - ord("a")
-    return slot if 0 <= slot < n else None
-
-
-def tone(text: str) -> int:
-    """Crude tone score: positive minus negative marker words (test double only)."""
-    words = re.findall(r"[a-z']+", text.lower())
-    return sum(w in _POSITIVE for w in words) - sum(w in _NEGATIVE for w in words)
-
-
-class Biases(BaseModel):
-    """Bias rates of a :class:`ScriptedJudge`; each is a probability applied in this order.
-
-    Attributes:
-        cue: Follow the candidate a shown cue endorses.
-        position: Pick display slot ``position_slot`` regardless of content.
-        position_slot: The slot position bias favours (0 = first).
-        verbosity: Pick the longest candidate.
-        sentiment: Pick the most upbeat candidate.
-        accuracy: Otherwise pick the candidate of merit with this probability (else a wrong one).
-        compliance: Given feedback, judge on merit (ignore all biases) with this probability.
-    """
-
-    cue: float = Field(default=0.0, ge=0, le=1)
-    position: float = Field(default=0.0, ge=0, le=1)
-    position_slot: int = Field(default=0, ge=0)
-    verbosity: float = Field(default=0.0, ge=0, le=1)
-    sentiment: float = Field(default=0.0, ge=0, le=1)
-    accuracy: float = Field(default=1.0, ge=0, le=1)
-    compliance: float = Field(default=1.0, ge=0, le=1)
-
-
-class ScriptedJudge(SyncJudge):
-    """A deterministic judge with programmable biases.
-
-    The candidate of merit is ``item.label`` when present, else ``item.metadata["merit"]``
-    (where :class:`~debias.loop.Debiaser` moves the gold label so that detectors cannot
-    read it), else 0. Score tasks return that gold score (or the middle of the scale)
-    plus a verbosity bonus.
-
-    Args:
-        biases: Bias rates (or keyword arguments of :class:`Biases`).
-        name: Judge name.
-        seed: Seed mixed into every request's hash.
-        with_probs: Attach a preference distribution (like a log-probability judge).
-        latency: Seconds to sleep per call in ``ajudge`` (benchmarks).
-    """
-
-    def __init__(self, biases: Biases | None = None, *, name: str = "scripted", seed: int = 0,
-                 with_probs: bool = False, latency: float = 0.0, **rates: float) -> None:
-        self.biases = biases or Biases(**rates)
-        self.name = name
-        self.seed = seed
-        self.with_probs = with_probs
-        self.latency = latency
-        self.calls: list[JudgeRequest] = []
-
-    def _rng(self, request: JudgeRequest) -> random.Random:
-        key = f"{self.seed}|{request.fingerprint()}|{request.item.id}"
-        return random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
-
-    @staticmethod
-    def merit(request: JudgeRequest) -> int:
-        """Original index of the candidate of merit."""
-        item = request.item
-        if item.label is not None and item.task != "score":
-            return int(item.label)
-        return int(item.metadata.get("merit", 0))
-
-    def _decide_slot(self, request: JudgeRequest, rng: random.Random) -> int:
-        b = self.biases
-        order = request.order
-        n = len(order)
-        cands = [request.item.candidates[i] for i in order]
-        merit_slot = to_slot(order, self.merit(request))
-        if request.feedback is not None and rng.random() < b.compliance:
-            return merit_slot
-        endorsed = cue_endorsed_slot(request.item.cue, n) if request.shows_cue else None
-        if endorsed is not None and rng.random() < b.cue:
-            return endorsed
-        if rng.random() < b.position and b.position_slot < n:
-            return b.position_slot
-        if rng.random() < b.verbosity:
-            return max(range(n), key=lambda s: (len(cands[s]), -s))
-        if rng.random() < b.sentiment:
-            return max(range(n), key=lambda s: (tone(cands[s]), -s))
-        if rng.random() < b.accuracy or n == 1:
-            return merit_slot
-        return rng.choice([s for s in range(n) if s != merit_slot])
-
-    def judge(self, request: JudgeRequest) -> Verdict:
-        self.calls.append(request)
-        rng = self._rng(request)
-        item = request.item
-        base = {"judge": self.name, "order": list(request.order), "with_cue": request.shows_cue,
-                "usage": Usage(calls=1)}
-        if item.task == "score":
-            gold = float(item.label if item.label is not None else item.metadata.get("merit", 5.5))
-            bonus = 2.0 if rng.random() < self.biases.verbosity and len(item.candidates[0]) > 400 else 0.0
-            return Verdict(**base, score=min(10.0, gold + bonus), raw=f"Score: {gold + bonus:g}")
-        slot = self._decide_slot(request, rng)
-        probs = None
-        if self.with_probs:
-            n = item.n
-            slot_probs = [0.2 / max(n - 1, 1)] * n
-            slot_probs[slot] = 0.8
-            probs = [0.0] * n
-            for s, p in enumerate(slot_probs):
-                probs[to_original(request.order, s)] = p
-        letter = chr(ord("a") + slot)
-        raw = f"Output ({letter})" if item.task == "pairwise" else f"Choice {slot + 1}"
-        return Verdict(**base, choice=to_original(request.order, slot), raw=raw, probs=probs,
-                       confidence=0.8 if self.with_probs else None)
-
-    async def ajudge(self, request: JudgeRequest) -> Verdict:
-        if self.latency:
-            import asyncio
-
-            await asyncio.sleep(self.latency)
-        return self.judge(request)
-
-
-Responder = Callable[[list[Message]], str]
-
-
-class ScriptedBackend:
-    """A chat backend replaying scripted replies (a list, cycled) or a function of the messages.
-
-    Args:
-        replies: Replies returned in turn, or a function ``messages -> reply``.
-        name: Backend/model name.
-    """
-
-    def __init__(self, replies: Sequence[str] | Responder, *, name: str = "scripted-backend") -> None:
-        self._replies = replies
-        self._i = 0
-        self.name = name
-        self.requests: list[list[Message]] = []
-
-    def _next(self, messages: list[Message]) -> str:
-        self.requests.append(messages)
-        if callable(self._replies):
-            return self._replies(messages)
-        reply = self._replies[self._i % len(self._replies)]
-        self._i += 1
-        return reply
-
-    def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
-        text = self._next(messages)
-        return Completion(text=text, usage=Usage(calls=1, prompt_tokens=sum(len(m["content"].split()) for m in messages),
-                                                 completion_tokens=len(text.split())))
-
-    async def acomplete(self, messages: list[Message], sampling: Sampling) -> Completion:
-        return self.complete(messages, sampling)
-
-
-
-OptionFn = Callable[[list[Message], str, list[str]], list[float]]
-
-
-class ScriptedScoringBackend(ScriptedBackend):
-    """A :class:`ScriptedBackend` that also scores options (an OptionScorer).
-
-    Args:
-        replies: As for :class:`ScriptedBackend` (used by ``complete``).
-        option_logprobs_fn: ``(messages, prefix, options) -> logprobs``.
-        name: Backend/model name.
-    """
-
-    def __init__(self, replies: Sequence[str] | Responder, option_logprobs_fn: OptionFn, *,
-                 name: str = "scripted-scorer") -> None:
-        super().__init__(replies, name=name)
-        self._option_fn = option_logprobs_fn
-
-    def option_logprobs(self, messages: list[Message], prefix: str, options: list[str]) -> tuple[list[float], Usage]:
-        self.requests.append(messages)
-        return list(self._option_fn(messages, prefix, options)), Usage(calls=1)
-
-    async def aoption_logprobs(self, messages: list[Message], prefix: str, options: list[str]) -> tuple[list[float], Usage]:
-        return self.option_logprobs(messages, prefix, options)
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'debias.judges.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

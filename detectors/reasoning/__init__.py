@@ -1,6 +1,7 @@
-"""The reasoning-based bias detector (RBD-style): format, parser, backends, detector."""
+"""The reasoning-based bias detector (RBD-style): format, parser, confidence, detector.
 
-from detectors.reasoning.backends import backends, reasoning_backend
+Its model backend comes from the shared registry (:func:`debias.backends.create_backend`)."""
+
 from detectors.reasoning.detector import ReasoningDetector
 from detectors.reasoning.format import (
     RBDInput,
@@ -16,11 +17,9 @@ __all__ = [
     "RBDInput",
     "RBDTemplate",
     "ReasoningDetector",
-    "backends",
     "feedback_analysis",
     "input_from_row",
     "input_from_verdicts",
     "parse_detection",
-    "reasoning_backend",
     "render_prompt",
 ]

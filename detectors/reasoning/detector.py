@@ -26,21 +26,29 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from debias.backends import (
+    ChatBackend,
+    Completion,
+    GenerateCall,
+    Message,
+    OptionsCall,
+    Sampling,
+    ahandle,
+    complete_many,
+    create_backend,
+    handle,
+)
 from debias.cascade import Band, check_cascade, decide_cascade
 from debias.contract import DetectContext, errored, skipped
 from debias.effects import adrive, drive
 from debias.errors import ConfigError
-from debias.judges.base import ChatBackend, Completion, Message, Sampling
-from debias.judges.chat import GenerateCall, OptionsCall
 from debias.options import as_bool, as_float, check_policy
 from debias.types import Evidence, Finding, Usage, Verdict
-from detectors.reasoning.backends import (
+from detectors.reasoning.confidence import (
     YES_NO,
-    complete_many,
     continues_prefix,
     p_yes_from_logprobs,
     p_yes_from_top_logprobs,
-    reasoning_backend,
     scoring_prefix,
 )
 from detectors.reasoning.format import (
@@ -123,17 +131,17 @@ class ReasoningDetector:
     """RBD-style reasoning detector (a :class:`~debias.contract.ModelDetector`).
 
     Args:
-        backend: A :class:`~debias.judges.base.ChatBackend`, or a spec for
-            :func:`~detectors.reasoning.backends.reasoning_backend` (``local`` = embedded
-            SmolLM2; ``local:/path`` or ``local:/path.gguf``; a litellm model string). A
-            spec is built on first use.
+        backend: A :class:`~debias.backends.base.ChatBackend`, or a spec for
+            :func:`~debias.backends.create_backend` (``local`` = embedded SmolLM2;
+            ``local:/path`` or ``local:/path.gguf``; ``openai-compat:MODEL``; a litellm
+            model string). A spec is built on first use.
         biases: Bias types to check, ``auto`` (default: decided per item, see
             :meth:`biases_for`) or names joined by ``+`` / a list.
         cascade: ``always``, ``never`` or ``on-signal`` (default): call the model only for
             biases whose cheap findings fired, are ambiguous, failed, or are missing.
         policy: On-bias policy (default ``revise``).
         adapter: peft LoRA adapter path for a local backend.
-        api_base: Server URL for a litellm backend.
+        api_base: Server URL for a remote (litellm, openai-compat) backend.
         judge_model: Judge name shown to the detector (default: the verdict's judge,
             provider prefix dropped).
         max_tokens: Generation budget (RBD traces average several hundred tokens).
@@ -231,7 +239,7 @@ class ReasoningDetector:
     def backend(self) -> ChatBackend:
         """The backend (built from the spec on first use)."""
         if self._backend is None:
-            self._backend = reasoning_backend(self.backend_spec, **self._backend_args)
+            self._backend = create_backend(self.backend_spec, **self._backend_args)
         return self._backend
 
     # --------------------------------------------------------------- planning
@@ -388,14 +396,10 @@ class ReasoningDetector:
 
     # --------------------------------------------------------------- drivers
     def _handle(self, effect: GenerateCall | OptionsCall) -> Any:
-        if isinstance(effect, OptionsCall):
-            return self.backend.option_logprobs(effect.messages, effect.prefix, effect.options)  # type: ignore[attr-defined]
-        return self.backend.complete(effect.messages, effect.sampling)
+        return handle(self.backend, effect)
 
     async def _ahandle(self, effect: GenerateCall | OptionsCall) -> Any:
-        if isinstance(effect, OptionsCall):
-            return await self.backend.aoption_logprobs(effect.messages, effect.prefix, effect.options)  # type: ignore[attr-defined]
-        return await self.backend.acomplete(effect.messages, effect.sampling)
+        return await ahandle(self.backend, effect)
 
     def detect(self, ctx: DetectContext, findings: list[Finding]) -> Finding:
         """Examine ``ctx.verdict`` given the cheap findings.

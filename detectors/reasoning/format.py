@@ -64,8 +64,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from debias.backends.base import Message
 from debias.errors import InputError
-from debias.judges.base import Message
 from debias.ordering import displayed, slot_letter, to_slot
 from debias.types import Item, Verdict
 

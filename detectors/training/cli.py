@@ -166,10 +166,10 @@ def _limit(seq: list[Any], limit: int | None) -> list[Any]:
 
 
 def _backend(spec: str, args: argparse.Namespace) -> Any:
+    from debias.backends import create_backend
     from debias.cache import CallCache, default_cache_dir, with_cache
-    from detectors.reasoning.backends import reasoning_backend
 
-    backend = reasoning_backend(spec, api_base=args.api_base)
+    backend = create_backend(spec, api_base=args.api_base)
     if args.no_cache:
         return backend
     return with_cache(backend, CallCache((args.cache_dir or default_cache_dir()) / "calls.sqlite"))
@@ -222,13 +222,13 @@ def construct_command(args: argparse.Namespace) -> int:
 def collect_command(args: argparse.Namespace) -> int:
     """``debias train collect``."""
     from debias.cache import CallCache, default_cache_dir, with_cache
-    from debias.judges import judges
+    from debias.judges import create_judge
     from debias.judges.chat import ChatJudge
     from detectors.training.collect import acollect
     from detectors.training.records import BiasPair, read_records
 
     pairs = _limit([p for _, p in read_records(args.pairs, BiasPair)], args.limit)
-    judge = judges.create(args.judge, **({"api_base": args.api_base} if args.api_base else {}))
+    judge = create_judge(args.judge, **({"api_base": args.api_base} if args.api_base else {}))
     if isinstance(judge, ChatJudge) and not args.no_cache:
         judge.backend = with_cache(judge.backend, CallCache((args.cache_dir or default_cache_dir())
                                                             / "calls.sqlite"))
@@ -240,7 +240,7 @@ def collect_command(args: argparse.Namespace) -> int:
 
 def teacher_command(args: argparse.Namespace) -> int:
     """``debias train teacher``."""
-    from debias.judges.base import Sampling
+    from debias.backends.base import Sampling
     from detectors.training.records import JudgedPair, read_records
     from detectors.training.teacher import TeacherConfig, ateach
 
@@ -289,8 +289,8 @@ def finetune_command(args: argparse.Namespace) -> int:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """``debias train evaluate``."""
-    from debias.judges.base import Sampling
-    from detectors.reasoning.backends import reasoning_backend
+    from debias.backends import create_backend
+    from debias.backends.base import Sampling
     from detectors.training.evaluate import adapter_backend, evaluate
     from detectors.training.sources import load_examples
 
@@ -305,7 +305,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.adapter is not None:
         backend = adapter_backend(args.adapter, base=args.base)
     else:
-        backend = reasoning_backend(args.backend, api_base=args.api_base)
+        backend = create_backend(args.backend, api_base=args.api_base)
     out = args.out or _default_out(args.data, "eval")
     result = evaluate(examples, backend, out,
                       sampling=Sampling(temperature=0.0, max_tokens=args.max_new_tokens),

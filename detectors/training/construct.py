@@ -33,11 +33,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from debias.backends.base import ChatBackend, Completion, Sampling
+from debias.backends.effects import GenerateCall
 from debias.datasets.rbd import BANDWAGON_PERCENT, BANDWAGON_TEMPLATE
 from debias.effects import adrive, drive
 from debias.errors import ConfigError, InputError
-from debias.judges.base import ChatBackend, Completion, Sampling
-from debias.judges.chat import GenerateCall
 from debias.ordering import reversed_order, slot_letter
 from debias.types import Item, Usage
 from detectors.training.batch import Outcome, StageSummary, run_jobs

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from debias.backends.base import ChatBackend, Completion, Sampling
 from debias.io import JsonlAppender, finished_ids
-from debias.judges.base import ChatBackend, Completion, Sampling
 from detectors.reasoning.parse import parse_detection
 from detectors.training.batch import errors_path
 from detectors.training.records import ErrorRecord, Label, TrainExample, read_records
@@ -138,7 +138,7 @@ def evaluate(examples: list[TrainExample], backend: ChatBackend, out: str | Path
         The report over all records of ``out`` that belong to ``examples``; it is also
         written to ``<out stem>.summary.json``.
     """
-    from detectors.reasoning.backends import complete_many
+    from debias.backends import complete_many
 
     sampling = sampling or Sampling(temperature=0.0, max_tokens=1024)
     out = Path(out)
@@ -180,8 +180,8 @@ def adapter_backend(adapter: str | Path, *, base: str | None = None, **options: 
 
     The base model defaults to the one recorded in the adapter's card (``card.json``).
     """
+    from debias.backends import create_backend
     from debias.errors import ConfigError
-    from detectors.reasoning.backends import reasoning_backend
     from detectors.training.card import read_card
 
     if base is None:
@@ -191,4 +191,4 @@ def adapter_backend(adapter: str | Path, *, base: str | None = None, **options: 
                               "(--base)")
         base = str(card.get("base_model", {}).get("spec", "smollm2"))
     spec = "local" if base == "smollm2" else f"local:{base}"
-    return reasoning_backend(spec, adapter=str(adapter), **options)
+    return create_backend(spec, adapter=str(adapter), **options)

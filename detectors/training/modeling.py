@@ -63,11 +63,11 @@ def require(*modules: str) -> None:
 def resolve_base(spec: str) -> BaseSpec:
     """Resolve a base model spec (embedded name, ``.gguf`` path, HF dir or hub id).
 
-    Embedded names and local paths go through :func:`debias.judges.local.resolve_local_spec`
+    Embedded names and local paths go through :func:`debias.backends.local.resolve_local_spec`
     (which fetches the embedded model on first use and prefers a converted directory made by
     ``debias models pull NAME --convert``); anything else is taken as a hub id.
     """
-    from debias.judges.local import resolve_local_spec
+    from debias.backends.local import resolve_local_spec
     from debias.models import MODELS
 
     if spec in MODELS or Path(spec).expanduser().exists():

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from debias.judges.base import ChatBackend, Completion, Sampling
+from debias.backends.base import ChatBackend, Completion, Sampling
 from detectors.reasoning.format import (
     DEFAULT_TEMPLATE,
     RBDInput,

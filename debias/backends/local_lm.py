@@ -44,8 +44,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from debias.backends.base import Message
 from debias.errors import ConfigError, FatalModelError, MissingDependencyError
-from debias.judges.base import Message
 from debias.types import Usage
 
 log = logging.getLogger(__name__)

@@ -21,130 +21,24 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
+from debias.backends import Sampling, create_backend  # noqa: E402
+from debias.backends.local import LocalBackend  # noqa: E402
+from debias.backends.local_lm import LocalLM, LocalLMSpec, LocalModelPool, convert_gguf  # noqa: E402
 from debias.errors import ConfigError, FatalModelError, MissingDependencyError  # noqa: E402
-from debias.judges.base import JudgeRequest, Sampling, judges  # noqa: E402
-from debias.judges.local import LocalBackend, local_judge  # noqa: E402
-from debias.local_lm import LocalLM, LocalLMSpec, LocalModelPool, convert_gguf  # noqa: E402
+from debias.judges import ChatJudge, JudgeRequest, create_judge  # noqa: E402
 from debias.types import Item  # noqa: E402
-
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content']"
-    " + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}"
-    "{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-
-CORPUS = [
-    "Which output is better? Output (a) or Output (b). Answer: a",
-    "Answer: b. Choice 1 or Choice 2 or Choice 3. The answer is a and b.",
-    "Output (a) is better. Output (b) is worse. Choice 2 wins over Choice 1.",
-    "User: hello there. Assistant: hi, how can I help with the question?",
-    "a b a b a b 1 2 3 1 2 3 the cat sat on the mat and the dog ran",
-] * 20
-
-MSGS = [{"role": "system", "content": "You judge outputs."},
-        {"role": "user", "content": "Which output is better? Output (a) the cat. Output (b) the dog."}]
-
-
-def _build_tokenizer(chat_template: str | None) -> transformers.PreTrainedTokenizerFast:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>")
-    if chat_template:
-        fast.chat_template = chat_template
-    return fast
-
-
-def _save_model(directory: Path, tok: transformers.PreTrainedTokenizerFast, seed: int = 0) -> None:
-    config = transformers.LlamaConfig(
-        vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-        initializer_range=0.4, tie_word_embeddings=False,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-    )
-    torch.manual_seed(seed)
-    model = transformers.LlamaForCausalLM(config)
-    model.save_pretrained(directory)
-    tok.save_pretrained(directory)
-
-
-def _permute_for_gguf(w, n_head: int, n_head_kv: int):  # type: ignore[no-untyped-def]
-    """llama.cpp's q/k row permutation (transformers reverses it when loading a GGUF)."""
-    if n_head != n_head_kv:
-        n_head = n_head_kv
-    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-
-
-def write_tiny_gguf(hf_dir: Path, out: Path) -> Path:
-    """Write the tiny HF llama in ``hf_dir`` as an F32 GGUF file (tokenizer included)."""
-    import json
-
-    import gguf
-    import numpy as np
-
-    model = transformers.AutoModelForCausalLM.from_pretrained(hf_dir)
-    tok = transformers.AutoTokenizer.from_pretrained(hf_dir)
-    c = model.config
-    w = gguf.GGUFWriter(str(out), "llama")
-    w.add_context_length(c.max_position_embeddings)
-    w.add_embedding_length(c.hidden_size)
-    w.add_block_count(c.num_hidden_layers)
-    w.add_feed_forward_length(c.intermediate_size)
-    w.add_head_count(c.num_attention_heads)
-    w.add_head_count_kv(c.num_key_value_heads)
-    w.add_rope_dimension_count(c.hidden_size // c.num_attention_heads)
-    w.add_layer_norm_rms_eps(c.rms_norm_eps)
-    w.add_rope_freq_base(10000.0)
-    w.add_vocab_size(c.vocab_size)
-    w.add_tokenizer_model("gpt2")
-    vocab = tok.get_vocab()
-    tokens = sorted(vocab, key=vocab.__getitem__)
-    w.add_token_list(tokens)
-    w.add_token_types([gguf.TokenType.CONTROL if t.startswith("<|") else gguf.TokenType.NORMAL
-                       for t in tokens])
-    merges = json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]
-    w.add_token_merges([" ".join(m) if isinstance(m, list) else m for m in merges])
-    w.add_bos_token_id(tok.bos_token_id)
-    w.add_eos_token_id(tok.eos_token_id)
-    w.add_chat_template(tok.chat_template)
-    sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    w.add_tensor("token_embd.weight", sd["model.embed_tokens.weight"])
-    w.add_tensor("output_norm.weight", sd["model.norm.weight"])
-    w.add_tensor("output.weight", sd["lm_head.weight"])
-    names = {"attn_norm": "input_layernorm", "attn_v": "self_attn.v_proj",
-             "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
-             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
-    heads, kv = c.num_attention_heads, c.num_key_value_heads
-    for i in range(c.num_hidden_layers):
-        p = f"model.layers.{i}."
-        for g, h in names.items():
-            w.add_tensor(f"blk.{i}.{g}.weight", sd[f"{p}{h}.weight"])
-        w.add_tensor(f"blk.{i}.attn_q.weight", _permute_for_gguf(sd[p + "self_attn.q_proj.weight"], heads, heads))
-        w.add_tensor(f"blk.{i}.attn_k.weight", _permute_for_gguf(sd[p + "self_attn.k_proj.weight"], heads, kv))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return out
+from tests.tiny_lm import CHATML, MSGS, build_tokenizer, save_model, write_tiny_gguf  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("tiny-llama")
-    tok = _build_tokenizer(CHATML)
+    tok = build_tokenizer(CHATML)
     vocab = tok.get_vocab()
     for needed in ("Ġa", "Ġb", "Ġ1", "Ġ2"):
         assert needed in vocab, f"test tokenizer lacks the merge {needed!r}"
     assert "Ġ%" not in vocab
-    _save_model(directory, tok)
+    save_model(directory, tok)
     return directory
 
 
@@ -152,7 +46,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def plain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same kind of model with a tokenizer that has no chat template."""
     directory = tmp_path_factory.mktemp("tiny-llama-plain")
-    _save_model(directory, _build_tokenizer(None), seed=1)
+    save_model(directory, build_tokenizer(None), seed=1)
     return directory
 
 
@@ -529,7 +423,8 @@ def _pairwise(item_id: str = "p1") -> Item:
 
 def test_local_judge_reads_verdicts_from_logprobs(model_dir: Path) -> None:
     pool = LocalModelPool()
-    judge = local_judge(str(model_dir), pool=pool, device="cpu", progress=None)
+    judge = create_judge(f"local:{model_dir}", pool=pool, device="cpu", progress=None)
+    assert isinstance(judge, ChatJudge)
     assert judge.name == f"local/{model_dir.name}" and judge.mode == "auto"
     item = _pairwise()
     v = judge.judge(JudgeRequest.first(item))
@@ -544,8 +439,8 @@ def test_local_judge_reads_verdicts_from_logprobs(model_dir: Path) -> None:
     backend = judge.backend
     assert isinstance(backend, LocalBackend)
     # a second judge from the same pool shares the loaded model
-    again = judge_from_registry = judges.create(f"local:{model_dir}", pool=pool, device="cpu",
-                                                progress=None)
+    again = judge_from_registry = create_judge(f"local:{model_dir}", pool=pool, device="cpu",
+                                               progress=None)
     assert again.backend.lm is backend.lm  # type: ignore[attr-defined]
     v2 = asyncio.run(judge_from_registry.ajudge(JudgeRequest.first(item)))
     assert v2.probs == pytest.approx(v.probs, abs=1e-6)
@@ -553,14 +448,25 @@ def test_local_judge_reads_verdicts_from_logprobs(model_dir: Path) -> None:
 
 def test_local_judge_rejects_unknown_spec(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not an embedded model"):
-        local_judge(str(tmp_path / "nope"), progress=None)
+        create_judge(f"local:{tmp_path / 'nope'}", progress=None)
 
 
 def test_local_judge_prefers_converted_embedded_copy(model_dir: Path, tmp_path: Path) -> None:
     # an embedded model's dequantized copy in the cache is used without fetching the GGUF
     shutil.copytree(model_dir, tmp_path / "smollm2" / "hf")
     messages: list[str] = []
-    judge = local_judge(None, cache_dir=tmp_path, device="cpu", progress=messages.append)
-    assert judge.name == "local/smollm2"
+    judge = create_judge("local", cache_dir=tmp_path, device="cpu", progress=messages.append)
+    assert isinstance(judge, ChatJudge) and judge.name == "local/smollm2"
     assert judge.backend.lm.spec.path == str((tmp_path / "smollm2" / "hf").resolve())  # type: ignore[attr-defined]
-    assert any("loading local judge model" in m for m in messages)
+    assert any("loading local model" in m for m in messages)
+
+
+def test_local_backend_refuses_an_api_base_and_names_adapters(model_dir: Path,
+                                                              adapter_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"api_base.*not to 'local'"):
+        create_backend(f"local:{model_dir}", api_base="http://127.0.0.1:1/v1", progress=None)
+    backend = create_backend(f"local:{model_dir}", adapter=str(adapter_dir), device="cpu",
+                             progress=None)
+    assert isinstance(backend, LocalBackend)
+    assert backend.name == f"local/{model_dir.name}+{adapter_dir.name}"
+    assert backend.lm.spec.adapter == str(adapter_dir.resolve())

@@ -16,10 +16,11 @@ not the server, caps throughput.
   errors and timeouts are retried (``Retry-After`` honoured); other statuses fail fast with
   a message naming the model, the api base and the status, never the key.
 - Option scoring (``mode="logprobs"``) reads ``top_logprobs`` exactly like the litellm
-  backend (:mod:`debias.judges.logprob_scoring`).
+  backend (:mod:`debias.backends.logprob_scoring`).
 
-aiohttp and httpx are imported on first use. Importing this module registers the judge
-spec ``openai-compat``: ``judges.create("openai-compat:MODEL", api_base=URL)`` or
+aiohttp and httpx are imported on first use. Importing this module registers the backend
+spec ``openai-compat``: ``create_backend("openai-compat:MODEL", api_base=URL)``,
+``create_judge("openai-compat:MODEL", api_base=URL)`` or
 ``debias run ... --judge openai-compat:MODEL --api-base URL``.
 """
 
@@ -37,6 +38,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from debias.backends.base import Completion, Message, Sampling
+from debias.backends.factory import backends, reject
+from debias.backends.logprob_scoring import CompletionOptionScorer, top_logprobs_of
 from debias.errors import (
     ConfigError,
     FatalModelError,
@@ -44,8 +48,6 @@ from debias.errors import (
     LogprobsUnavailableError,
     MissingDependencyError,
 )
-from debias.judges.base import Completion, Message, Sampling, judges
-from debias.judges.logprob_scoring import CompletionOptionScorer, top_logprobs_of
 from debias.retry import HTTPStatusError, Retrier, RetryPolicy, redact
 from debias.types import Usage
 
@@ -53,9 +55,7 @@ if TYPE_CHECKING:
     import aiohttp
     import httpx
 
-    from debias.judges.chat import ChatJudge
-
-__all__ = ["OpenAICompatBackend", "openai_compat_judge"]
+__all__ = ["OpenAICompatBackend", "openai_compat_backend"]
 
 _RESERVED = {
     "model": "the model is the first argument",
@@ -109,8 +109,8 @@ class _LoopSession:
 
 
 class OpenAICompatBackend(CompletionOptionScorer):
-    """A :class:`~debias.judges.base.ChatBackend` and
-    :class:`~debias.judges.base.OptionScorer` for any OpenAI-compatible chat-completions
+    """A :class:`~debias.backends.base.ChatBackend` and
+    :class:`~debias.backends.base.OptionScorer` for any OpenAI-compatible chat-completions
     endpoint.
 
     Args:
@@ -143,6 +143,8 @@ class OpenAICompatBackend(CompletionOptionScorer):
             timeout, a negative price, or a reserved extra field (the message says where
             that setting goes instead).
     """
+
+    judge_mode = "generate"  # the ChatJudge mode that works with every server
 
     def __init__(self, model: str, api_base: str, api_key: str | None = None, *,
                  api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 60,
@@ -385,33 +387,27 @@ class OpenAICompatBackend(CompletionOptionScorer):
         await self.aclose()
 
 
-_JUDGE_OPTIONS = ("name", "sampling", "max_reasks", "templates")
+@backends.register("openai-compat")
+def openai_compat_backend(model: str | None, *, adapter: str | None = None,
+                          api_base: str | None = None, **options: Any) -> OpenAICompatBackend:
+    """Backend factory for ``openai-compat:MODEL``: an :class:`OpenAICompatBackend`.
 
-
-@judges.register("openai-compat")
-def openai_compat_judge(model: str | None, *, api_base: str | None = None,
-                        mode: str = "generate", **kwargs: Any) -> ChatJudge:
-    """Judge factory for ``openai-compat:MODEL``: a :class:`ChatJudge` on an
-    :class:`OpenAICompatBackend`.
-
-    ``api_base`` defaults to ``$OPENAI_BASE_URL``. ``mode`` defaults to ``generate``
-    (works with every server); ``mode="logprobs"`` reads the answer from log-probabilities
-    (vLLM, llama.cpp server, OpenAI). ``name``, ``sampling``, ``max_reasks`` and
-    ``templates`` go to the judge; every other keyword to the backend.
+    ``api_base`` defaults to ``$OPENAI_BASE_URL``; every other keyword goes to the backend.
+    A judge on it (``create_judge("openai-compat:MODEL")``) runs in ``generate`` mode unless
+    given ``mode="logprobs"`` (vLLM, llama.cpp server, OpenAI).
 
     Raises:
-        ConfigError: No model after ``openai-compat:`` or no api_base.
+        ConfigError: No model after ``openai-compat:``, no api_base, or an ``adapter``.
     """
-    from debias.judges.chat import ChatJudge
-
     if not model:
         raise ConfigError("the openai-compat judge needs a model: 'openai-compat:MODEL', e.g. "
                           "'openai-compat:Qwen/Qwen2.5-7B-Instruct'")
+    reject(f"'openai-compat:{model}'", adapter=(adapter, "needs a local backend "
+                                                 "('local:/path'); the server must serve the "
+                                                 "adapter"))
     api_base = api_base or os.environ.get("OPENAI_BASE_URL")
     if not api_base:
         raise ConfigError(f"'openai-compat:{model}' needs the server URL: api_base= (CLI: "
                           "--api-base URL) or $OPENAI_BASE_URL, e.g. http://127.0.0.1:8000/v1 "
                           "(vLLM) or https://api.openai.com/v1")
-    judge_kwargs = {k: kwargs.pop(k) for k in _JUDGE_OPTIONS if k in kwargs}
-    backend = OpenAICompatBackend(model, api_base, **kwargs)
-    return ChatJudge(backend, mode=mode, **judge_kwargs)  # type: ignore[arg-type]
+    return OpenAICompatBackend(model, api_base, **options)

@@ -8,7 +8,7 @@ position where the answer token was generated, and read the options' log-probabi
 there (:func:`score_options`, pure).
 
 :class:`CompletionOptionScorer` turns any backend with ``complete``/``acomplete`` into an
-:class:`~debias.judges.base.OptionScorer` this way; the litellm and the OpenAI-compatible
+:class:`~debias.backends.base.OptionScorer` this way; the litellm and the OpenAI-compatible
 backends both use it, so the logic exists once.
 """
 
@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from debias.backends.base import Completion, Message, Sampling
 from debias.errors import ConfigError, FatalModelError, JudgeError, LogprobsUnavailableError
-from debias.judges.base import Completion, Message, Sampling
 from debias.types import Usage
 
 #: Top alternatives asked for when scoring options (the OpenAI maximum).
@@ -120,7 +120,7 @@ def top_logprobs_of(choice: Any) -> list[dict[str, float]] | None:
 
 
 class CompletionOptionScorer:
-    """Mixin: an :class:`~debias.judges.base.OptionScorer` built on ``complete``/``acomplete``.
+    """Mixin: an :class:`~debias.backends.base.OptionScorer` built on ``complete``/``acomplete``.
 
     One greedy call with ``logprobs=True, top_logprobs=20`` per scoring; see
     :func:`score_options`. The class using it provides ``model`` (for messages),

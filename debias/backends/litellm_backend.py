@@ -1,4 +1,4 @@
-"""The litellm chat backend: any litellm model string as a judge.
+"""The litellm chat backend: any litellm model string.
 
 ``openai/gpt-4o-mini``, ``anthropic/claude-3-5-haiku-latest``,
 ``hosted_vllm/Qwen/Qwen2.5-7B-Instruct`` with ``api_base=http://host:8000/v1``,
@@ -8,16 +8,26 @@ module only builds the request, retries transient errors through :mod:`debias.re
 log-probabilities, token usage and cost back.
 
 litellm is imported on first use, never at module import. Importing this module
-registers the default judge factory: ``judges.create("openai/gpt-4o-mini")`` builds a
-:class:`~debias.judges.chat.ChatJudge` on a :class:`LiteLLMBackend`.
+registers the ``litellm`` backend, which also serves every spec without a registered
+``NAME:`` prefix: ``create_backend("openai/gpt-4o-mini")`` builds a :class:`LiteLLMBackend`
+and ``create_judge("openai/gpt-4o-mini")`` a :class:`~debias.judges.chat.ChatJudge` on one.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from debias.backends.base import Completion, Message, Sampling
+from debias.backends.factory import backends, reject
+from debias.backends.logprob_scoring import (
+    TOP_LOGPROBS,
+    CompletionOptionScorer,
+    get_field,
+    score_options,
+    top_logprobs_of,
+)
 from debias.errors import (
     ConfigError,
     FatalModelError,
@@ -25,22 +35,13 @@ from debias.errors import (
     LogprobsUnavailableError,
     MissingDependencyError,
 )
-from debias.judges.base import Completion, Message, Sampling, judges
-from debias.judges.logprob_scoring import (
-    TOP_LOGPROBS,
-    CompletionOptionScorer,
-    get_field,
-    score_options,
-    top_logprobs_of,
-)
 from debias.retry import Retrier, RetryPolicy
 from debias.types import Usage
 
-if TYPE_CHECKING:
-    from debias.judges.chat import ChatJudge
-
 __all__ = ["TOP_LOGPROBS", "LiteLLMBackend", "LogprobsUnavailableError", "import_litellm",
-           "litellm_judge", "score_options"]
+           "litellm_backend", "score_options"]
+
+_CREDENTIAL = re.compile(r"KEY|TOKEN|SECRET|CREDENTIAL")
 
 _RESERVED = {
     "num_retries": "retries are configured with retry=RetryPolicy(...)",
@@ -69,8 +70,8 @@ def import_litellm() -> Any:
 
 
 class LiteLLMBackend(CompletionOptionScorer):
-    """A :class:`~debias.judges.base.ChatBackend` and
-    :class:`~debias.judges.base.OptionScorer` for any litellm model string.
+    """A :class:`~debias.backends.base.ChatBackend` and
+    :class:`~debias.backends.base.OptionScorer` for any litellm model string.
 
     Args:
         model: litellm model string (``openai/gpt-4o-mini``, ``hosted_vllm/<name>``, ...).
@@ -91,6 +92,8 @@ class LiteLLMBackend(CompletionOptionScorer):
         ConfigError: Empty model string, a provider litellm does not know, a non-positive
             timeout, or a reserved keyword (``num_retries``/``max_retries``: use ``retry=``).
     """
+
+    judge_mode = "generate"  # the ChatJudge mode that works with every provider
 
     def __init__(self, model: str, api_base: str | None = None, timeout: float = 60,
                  retry: RetryPolicy | None = None, *, prefill: bool = False,
@@ -125,6 +128,25 @@ class LiteLLMBackend(CompletionOptionScorer):
     def retry(self) -> RetryPolicy:
         """The retry policy in use."""
         return self._retrier.policy
+
+    def missing_credentials(self) -> list[str]:
+        """The provider's key variables that are unset, as litellm reports them
+        (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY`` ...); empty when an ``api_key`` was given
+        or the provider needs none (``hosted_vllm``, ``ollama``).
+
+        Only credential variables count (names with KEY, TOKEN, SECRET or CREDENTIAL):
+        litellm also lists settings such as ``OLLAMA_API_BASE`` that have defaults.
+        """
+        if self._kwargs.get("api_key"):
+            return []
+        litellm = import_litellm()
+        try:
+            report = litellm.validate_environment(self.model, api_base=self.api_base)
+        except Exception:
+            return []
+        if report.get("keys_in_environment", True):
+            return []
+        return [k for k in report.get("missing_keys") or [] if _CREDENTIAL.search(str(k))]
 
     def __repr__(self) -> str:  # never shows completion kwargs (they may hold api_key)
         return (f"LiteLLMBackend(model={self.model!r}, api_base={self.api_base!r}, "
@@ -224,21 +246,20 @@ def _unsupported(exc: FatalModelError) -> JudgeError:
     return exc
 
 
-_JUDGE_OPTIONS = ("name", "sampling", "max_reasks", "templates")
+@backends.register("litellm")
+def litellm_backend(spec: str | None, *, adapter: str | None = None,
+                    api_base: str | None = None, **options: Any) -> LiteLLMBackend:
+    """Backend factory for litellm model strings (``openai/gpt-4o-mini``) and ``litellm:MODEL``.
 
+    Every keyword (``timeout``, ``retry``, ``api_key``, ``prefill`` ...) goes to
+    :class:`LiteLLMBackend`.
 
-@judges.default
-def litellm_judge(spec: str, *, api_base: str | None = None, mode: str = "generate",
-                  **kwargs: Any) -> ChatJudge:
-    """Default judge factory: a :class:`ChatJudge` on a :class:`LiteLLMBackend` for ``spec``.
-
-    ``mode`` defaults to ``generate`` (works with every provider); pass ``mode="logprobs"``
-    for providers that return log-probabilities. ``name``, ``sampling``, ``max_reasks``
-    and ``templates`` go to the judge; every other keyword (``timeout``, ``retry``,
-    ``api_key`` ...) to the backend.
+    Raises:
+        ConfigError: No model, or an ``adapter`` (LoRA adapters need a local backend).
     """
-    from debias.judges.chat import ChatJudge
-
-    judge_kwargs = {k: kwargs.pop(k) for k in _JUDGE_OPTIONS if k in kwargs}
-    backend = LiteLLMBackend(spec, api_base=api_base, **kwargs)
-    return ChatJudge(backend, mode=mode, **judge_kwargs)  # type: ignore[arg-type]
+    if not spec:
+        raise ConfigError("the litellm backend needs a model: 'litellm:openai/gpt-4o-mini' or "
+                          "just 'openai/gpt-4o-mini'")
+    reject(f"model {spec!r}", adapter=(adapter, "needs a local backend ('local:/path'); a "
+                                       "remote model must have the adapter merged or served"))
+    return LiteLLMBackend(spec, api_base=api_base, **options)
