@@ -310,6 +310,11 @@ class ProbeRecord(BaseModel):
         verdict: The verdict obtained (None on error).
         cached: Whether it was answered from the per-item probe cache.
         error: Error message when the probe failed.
+        skipped: Why the probe was not made (a probe budget, see :mod:`debias.budget`);
+            None for probes that were made.
+        gate: Under a probe budget, why the probe was made: ``signal`` (an offline signal
+            said the verdict may be biased), ``sample`` (the item was in the sample that
+            estimates the judge's bias rate) or ``recheck`` (a revised verdict).
     """
 
     key: str
@@ -317,6 +322,8 @@ class ProbeRecord(BaseModel):
     verdict: ValidVerdict | None = None
     cached: bool = False
     error: str | None = None
+    skipped: str | None = None
+    gate: str | None = None
 
 
 class Result(BaseModel):
