@@ -150,7 +150,14 @@ class SignalingDetector(Protocol):
     be biased in the way the detector checks (a cue the verdict follows, a strong length
     or tone asymmetry in favour of the chosen candidate), and None otherwise. It must be
     cheap and pure. Detectors without it count as having no offline signal.
+
+    A detector whose probes cannot show bias where it has no signal (the bandwagon
+    detector flags only a verdict that follows the cue) sets the class attribute
+    ``signal_required = True``: its probes are then skipped without a signal instead of
+    being sampled (sampling them would only ever measure a bias rate of 0).
     """
+
+    signal_required: bool
 
     def signal(self, ctx: Any) -> str | None:
         """Why the verdict may be biased, or None."""
@@ -357,7 +364,8 @@ class BudgetRun:
         return min(1.0, max(0.0, spare / (self.demand_calls / self.items)))
 
     # ---------------------------------------------------------------- gates
-    def gate(self, item_id: str, detector: str, cost: int, signal: str | None, round_index: int) -> GateDecision:
+    def gate(self, item_id: str, detector: str, cost: int, signal: str | None, round_index: int,
+             *, signal_required: bool = False) -> GateDecision:
         """Decide whether to run ``cost`` probe calls that ``detector`` wants on an item.
 
         The calls are taken from the allowance when the answer is yes.
@@ -369,6 +377,8 @@ class BudgetRun:
             signal: Offline signal for this detector and verdict, or None.
             round_index: The loop round (probes of revised verdicts are checks of an item
                 already found biased and are paid first).
+            signal_required: The detector's probes cannot show bias without a signal:
+                skip them rather than sample them.
         """
         with self._lock:
             t = self._tallies.setdefault(detector, _Tally())
@@ -384,6 +394,11 @@ class BudgetRun:
                 if gate == "signal":
                     t.signalled += 1
                 return GateDecision(True, gate, why)
+            if signal_required:
+                t.skipped += 1
+                self.probes_skipped += cost
+                return GateDecision(False, None, f"budget {self.budget.describe()}: no offline signal, "
+                                    f"and without one the {detector} probe cannot show bias")
             if limit is not None:
                 self.demand_calls += cost
             rate = self._rate(detector)
@@ -392,7 +407,7 @@ class BudgetRun:
                 t.skipped += 1
                 self.probes_skipped += cost
                 what = (f"bias rate of {detector} so far {t.biased}/{t.sampled}" if self.budget.auto
-                        else f"spare allowance for items without a signal")
+                        else "spare allowance for items without a signal")
                 return GateDecision(False, None, f"budget {self.budget.describe()}: no offline signal, "
                                     f"not sampled (rate {rate:.2f}; {what})")
             if limit is not None and cost > self._allowance() - self._reserve():

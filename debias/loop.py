@@ -16,6 +16,14 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from debias.budget import (
+    Budget,
+    BudgetRun,
+    GateDecision,
+    detector_signal,
+    margin_signal,
+    skipped_probe,
+)
 from debias.cascade import plan_model_detectors
 from debias.contract import (
     AnyDetector,
@@ -218,6 +226,14 @@ class Debiaser:
         max_rounds: Maximum revision rounds after the first judgement (0 = detect only).
         rewriter: Optional rewriter enabling rewrite probes (length/tone).
         strict: Re-raise detector errors instead of recording error findings.
+        budget: Average judge calls per item the run may spend: ``"auto"``, a number
+            >= 1, a :class:`~debias.budget.Budget`, or None (default: every probe is
+            made). See :mod:`debias.budget`. The budget's state (calls spent, bias-rate
+            estimates) belongs to a run: :meth:`begin_run` starts a new one (the batch
+            runner does); until then the debiaser's first run is used.
+
+    Raises:
+        ConfigError: For a bad judge, ``max_rounds`` or ``budget`` (the message names it).
     """
 
     def __init__(
@@ -228,6 +244,7 @@ class Debiaser:
         max_rounds: int = 2,
         rewriter: Rewriter | None = None,
         strict: bool = False,
+        budget: Budget | str | float | None = None,
     ) -> None:
         if not isinstance(judge, Judge):
             raise ConfigError(f"judge {judge!r} does not implement judge()/ajudge(); wrap a "
@@ -238,15 +255,26 @@ class Debiaser:
         self.max_rounds = max_rounds
         self.rewriter = rewriter
         self.strict = strict
+        self.budget = Budget.parse(budget)
+        self.budget_run: BudgetRun | None = None
+        self.begin_run()
         specs: list[AnyDetector] = []
         for d in [detectors] if isinstance(detectors, str) else (detectors or []):
             specs.extend(parse_detector_specs(d) if isinstance(d, str) else [d])
         self.detectors: list[Detector] = [d for d in specs if not isinstance(d, ModelDetector)]
         self.model_detectors: list[ModelDetector] = [d for d in specs if isinstance(d, ModelDetector)]
 
+    def begin_run(self) -> BudgetRun | None:
+        """Start a new run of the probe budget (fresh allowance and estimates); None without a budget."""
+        self.budget_run = BudgetRun(self.budget) if self.budget is not None else None
+        return self.budget_run
+
     # ------------------------------------------------------------------ the core
     def _core(self, item: Item) -> Generator[Any, Any, Result]:
         started = time.perf_counter()
+        run = self.budget_run
+        if run is not None:
+            run.begin_item()
         item = hide_gold(item)
         request = JudgeRequest.first(item)
         rounds: list[Round] = []
@@ -280,6 +308,12 @@ class Debiaser:
             for f in findings:
                 usage = usage.add(f.usage)
             decision = decide(findings, verdict, verdicts, index, self.max_rounds)
+            if decision.action == "revise" and run is not None and not run.allow_revision():
+                # No allowance left for another judge call: stop as when the rounds are spent.
+                decision = decide(findings, verdict, verdicts, index, index)
+                probe_log.append(skipped_probe(index + 1, "revision", "budget",
+                                               f"budget {run.budget.describe()} calls/item spent: "
+                                               "revision round not made"))
             verdicts.append(verdict)
             this_round = Round(index=index, verdict=verdict, findings=findings,
                                decision=f"{decision.action}: {decision.reason}")
@@ -333,18 +367,22 @@ class Debiaser:
                 log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name, verdict=hit, cached=True))
             else:
                 to_run.append((key, det_name, spec, req, fp))
+        gates: dict[str, GateDecision] = {}
+        if to_run and self.budget_run is not None:
+            to_run = self._gate(ctx, index, plans, to_run, gates, log)
         if to_run:
             outcomes = yield ProbeCall([(spec, req) for _, _, spec, req, _ in to_run])
             for (key, det_name, _spec, _req, fp), out in zip(to_run, outcomes, strict=True):
+                gate = gates[det_name].gate if det_name in gates else None
                 if isinstance(out, Failure):
                     results[key] = None
-                    log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name,
+                    log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name, gate=gate,
                                            error=f"{type(out.exc).__name__}: {out.exc}"))
                 else:
                     results[key] = out
                     if fp is not None:
                         cache.put(fp, out)
-                    log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name, verdict=out))
+                    log.append(ProbeRecord(key=f"r{index}:{key}", detector=det_name, verdict=out, gate=gate))
         ordered: list[Finding] = []
         for k, (det, specs) in enumerate(plans):
             if k not in findings:
@@ -354,6 +392,11 @@ class Debiaser:
                     if self.strict:
                         raise
                     findings[k] = errored(det, exc)
+                gate = gates.get(det.name)
+                if gate is not None and not gate.run and findings[k].status == "skipped":
+                    findings[k] = skipped(det, gate.reason)
+                elif gate is not None and index == 0 and self.budget_run is not None:
+                    self.budget_run.observe(det.name, gate.gate, findings[k])
             ordered.append(findings[k])
         for mdet, plan in plan_model_detectors(self.model_detectors, ordered):
             if not plan.call:
@@ -361,6 +404,36 @@ class Debiaser:
                 continue
             ordered.append((yield ModelDetectCall(mdet, ctx, list(ordered))))
         return ordered
+
+    def _gate(self, ctx: DetectContext, index: int, plans: list[tuple[Detector, list[ProbeSpec]]],
+              to_run: list[tuple[str, str, ProbeSpec, JudgeRequest, tuple[Any, ...] | None]],
+              gates: dict[str, GateDecision], log: list[ProbeRecord],
+              ) -> list[tuple[str, str, ProbeSpec, JudgeRequest, tuple[Any, ...] | None]]:
+        """The probes the budget lets run; the others are logged as skipped with the reason."""
+        run = self.budget_run
+        assert run is not None
+        by_name = {det.name: det for det, _ in reversed(plans)}
+        generic = margin_signal(ctx.verdict, run.budget.margin) if index == 0 else None
+        for det_name in dict.fromkeys(name for _, name, _, _, _ in to_run):
+            cost = sum(1 for _, name, _, _, _ in to_run if name == det_name)
+            signal = generic
+            if signal is None and index == 0 and det_name in by_name:
+                try:
+                    signal = detector_signal(by_name[det_name], ctx)
+                except Exception as exc:
+                    if self.strict:
+                        raise
+                    signal = f"signal check failed ({type(exc).__name__}: {exc})"
+            required = bool(getattr(by_name.get(det_name), "signal_required", False))
+            gates[det_name] = run.gate(ctx.item.id, det_name, cost, signal, index, signal_required=required)
+        kept = []
+        for entry in to_run:
+            gate = gates[entry[1]]
+            if gate.run:
+                kept.append(entry)
+            else:
+                log.append(skipped_probe(index, entry[0], entry[1], gate.reason))
+        return kept
 
     # ------------------------------------------------------------------ drivers
     def _probe_request(self, spec: ProbeSpec, req: JudgeRequest) -> JudgeRequest:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from debias.budget import BudgetReport, BudgetRun
 from debias.concurrency import run_bounded
-from debias.errors import BiasDetectedError
+from debias.errors import BiasDetectedError, InputError
 from debias.io import JsonlAppender, finished_ids
 from debias.loop import Debiaser
 from debias.types import Item, Result, ResultRecord, Status, Usage
@@ -30,6 +32,10 @@ class Summary(BaseModel):
         flagged: Items with at least one flag-policy finding.
         usage: Model usage summed over the run.
         elapsed_s: Wall time of the run.
+        budget: What the probe budget did (None without a budget): judge calls per
+            item, probes run and skipped, and per detector the judge's estimated bias
+            rate with its confidence interval. On a resumed run it covers the earlier
+            sessions' items too.
     """
 
     items: int = 0
@@ -40,6 +46,7 @@ class Summary(BaseModel):
     flagged: int = 0
     usage: Usage = Field(default_factory=Usage)
     elapsed_s: float = 0.0
+    budget: BudgetReport | None = None
 
     def render(self) -> str:
         """Human-readable summary lines."""
@@ -50,6 +57,7 @@ class Summary(BaseModel):
             f"status: {st}",
             f"flips: {self.flips}   flagged: {self.flagged}",
             f"model calls: {self.usage.calls} (+{self.usage.cached_calls} cached)   tokens: {self.usage.tokens}   cost: ${self.usage.cost:.4f}",
+            *([self.budget.render()] if self.budget is not None else []),
         ])
 
 
@@ -85,6 +93,11 @@ async def arun_batch(
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     started = time.perf_counter()
     done = finished_ids(out)
+    run = debiaser.begin_run()
+    if run is not None and done:
+        # Only this run's items count (an output file may hold other runs' results too).
+        items = items if isinstance(items, (list, tuple)) else list(items)
+        replay_finished(run, out, {item.id for item in items} & done)
     summary = Summary()
     statuses: Counter[str] = Counter()
     bar = None
@@ -123,7 +136,36 @@ async def arun_batch(
                 bar.close()
     summary.statuses = dict(statuses)
     summary.elapsed_s = time.perf_counter() - started
+    if run is not None:
+        summary.budget = run.report()
     return summary
+
+
+def replay_finished(run: BudgetRun, out: str | Path, ids: Collection[str]) -> int:
+    """Feed the results of ``ids`` already in ``out`` into a new budget run (resume).
+
+    Returns:
+        The number of results fed.
+
+    The allowance and the bias-rate estimates then continue where the earlier session
+    stopped, so a resumed run spends and samples as the uninterrupted one would have.
+    """
+    n = 0
+    with open(out, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if str(record.get("id")) not in ids:
+                    continue
+                result = Result.model_validate(record.get("result"))
+            except (ValueError, AttributeError) as exc:
+                raise InputError(f"unreadable result record ({type(exc).__name__}); move the output away",
+                                 line=line_no, source=str(out)) from None
+            run.replay(result)
+            n += 1
+    return n
 
 
 def run_batch(items: Iterable[Item], debiaser: Debiaser, out: str | Path, **kwargs: object) -> Summary:
