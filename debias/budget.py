@@ -310,37 +310,63 @@ class BudgetRun:
     priority_calls: int = 0
     demand_calls: int = 0
     priority_items: int = 0
+    priority_need: int = 0
     probes_run: dict[str, int] = field(default_factory=dict)
     probes_skipped: int = 0
     revisions_run: int = 0
     revisions_skipped: int = 0
     _tallies: dict[str, _Tally] = field(default_factory=dict)
+    _held: dict[int, int] = field(default_factory=dict)
+    _held_total: int = 0
+    _tickets: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self._z = NormalDist().inv_cdf(self.budget.level)
 
     # ---------------------------------------------------------------- accounting
-    def begin_item(self) -> None:
-        """An item starts: its allowance is added and its first judgement is paid."""
+    def begin_item(self) -> int:
+        """An item starts: its allowance is added and its first judgement is paid.
+
+        Returns:
+            The item's ticket for :meth:`gate`, :meth:`allow_revision` and :meth:`end_item`.
+        """
         with self._lock:
             self.items += 1
             self.calls += 1
+            self._tickets += 1
+            return self._tickets
 
-    def spend(self, calls: int) -> None:
-        """Record judge calls made outside the gates (e.g. a first judgement re-asked)."""
+    def end_item(self, ticket: int) -> None:
+        """An item finished: calls held for its follow-up and not used return to the run."""
         with self._lock:
-            self.calls += calls
+            self._held_total -= self._held.pop(ticket, 0)
 
     def _allowance(self) -> float:
+        """Calls the run may still spend (numeric budgets), not counting calls held by items."""
         limit = self.budget.limit
-        return math.inf if limit is None else limit * self.items - self.calls
+        return math.inf if limit is None else limit * self.items - self.calls - self._held_total
+
+    def _pay(self, ticket: int, cost: int) -> bool:
+        """Take ``cost`` calls: first from the item's held calls, then from the allowance."""
+        held = self._held.get(ticket, 0)
+        from_held = min(held, cost)
+        if cost - from_held > self._allowance():
+            return False
+        if from_held:
+            self._held[ticket] = held - from_held
+            self._held_total -= from_held
+        self.calls += cost
+        return True
+
+    def _hold(self, ticket: int, calls: int) -> None:
+        if self.budget.limit is not None and calls:
+            self._held[ticket] = self._held.get(ticket, 0) + calls
+            self._held_total += calls
 
     def _reserve(self) -> float:
-        """Calls kept for the next item with a signal (numeric budgets)."""
-        if not self.priority_items:
-            return 1.0
-        return self.priority_calls / self.priority_items
+        """Calls kept for the next item with a signal when sampling others (numeric budgets)."""
+        return self.priority_need / self.priority_items if self.priority_items else 0.0
 
     # ---------------------------------------------------------------- rates
     def rate(self, detector: str) -> float:
@@ -352,9 +378,9 @@ class BudgetRun:
         b = self.budget
         if b.auto:
             t = self._tallies.get(detector, _Tally())
-            _, hi = wilson(t.biased, t.sampled, self._z)
             if t.sampled == 0:
                 return 1.0
+            _, hi = wilson(t.biased, t.sampled, self._z)
             return min(1.0, max(b.floor, hi / b.full_rate_at))
         limit = b.limit
         assert limit is not None
@@ -364,13 +390,17 @@ class BudgetRun:
         return min(1.0, max(0.0, spare / (self.demand_calls / self.items)))
 
     # ---------------------------------------------------------------- gates
-    def gate(self, item_id: str, detector: str, cost: int, signal: str | None, round_index: int,
-             *, signal_required: bool = False) -> GateDecision:
+    def gate(self, ticket: int, item_id: str, detector: str, cost: int, signal: str | None,
+             round_index: int, *, signal_required: bool = False) -> GateDecision:
         """Decide whether to run ``cost`` probe calls that ``detector`` wants on an item.
 
-        The calls are taken from the allowance when the answer is yes.
+        The calls are taken when the answer is yes. Under a numeric budget a first-round
+        probe also needs room for its follow-up (one revision round and the same probes
+        on the revised verdict), which is held for the item until it ends: a probe that
+        finds bias without the means to act on it would only turn verdicts into ties.
 
         Args:
+            ticket: The item's ticket (:meth:`begin_item`).
             item_id: The item's id (sampling hash).
             detector: The detector that wants the probes.
             cost: Judge calls the probes need.
@@ -383,62 +413,61 @@ class BudgetRun:
         with self._lock:
             t = self._tallies.setdefault(detector, _Tally())
             limit = self.budget.limit
+            follow_up = 1 + cost if round_index == 0 else 0
             if round_index > 0 or signal is not None:
                 gate: Gate = "recheck" if round_index > 0 else "signal"
                 why = "revision check" if round_index > 0 else f"signal: {signal}"
-                if limit is not None and cost > self._allowance():
-                    t.skipped += 1
-                    self.probes_skipped += cost
-                    return GateDecision(False, None, f"budget {limit:g} calls/item spent ({why})")
-                self._take(cost, gate, priority=True)
+                if gate == "signal":
+                    self.priority_items += 1
+                    self.priority_need += cost + follow_up
+                if limit is not None and round_index == 0 and cost + follow_up > self._allowance():
+                    return self._skip(t, cost, f"budget {limit:g} calls/item spent ({why})")
+                if not self._pay(ticket, cost):
+                    return self._skip(t, cost, f"budget {limit:g} calls/item spent ({why})")
+                self._hold(ticket, follow_up)
+                self._count(cost, gate, priority=True)
                 if gate == "signal":
                     t.signalled += 1
                 return GateDecision(True, gate, why)
             if signal_required:
-                t.skipped += 1
-                self.probes_skipped += cost
-                return GateDecision(False, None, f"budget {self.budget.describe()}: no offline signal, "
-                                    f"and without one the {detector} probe cannot show bias")
+                return self._skip(t, cost, f"budget {self.budget.describe()}: no offline signal, "
+                                  f"and without one the {detector} probe cannot show bias")
             if limit is not None:
                 self.demand_calls += cost
             rate = self._rate(detector)
             draw = unit_draw(self.budget.seed, item_id, detector)
             if draw >= rate:
-                t.skipped += 1
-                self.probes_skipped += cost
                 what = (f"bias rate of {detector} so far {t.biased}/{t.sampled}" if self.budget.auto
                         else "spare allowance for items without a signal")
-                return GateDecision(False, None, f"budget {self.budget.describe()}: no offline signal, "
-                                    f"not sampled (rate {rate:.2f}; {what})")
-            if limit is not None and cost > self._allowance() - self._reserve():
-                t.skipped += 1
-                self.probes_skipped += cost
-                return GateDecision(False, None, f"budget {limit:g} calls/item: allowance kept for items "
-                                    "with a signal")
-            self._take(cost, "sample", priority=False)
+                return self._skip(t, cost, f"budget {self.budget.describe()}: no offline signal, "
+                                  f"not sampled (rate {rate:.2f}; {what})")
+            if limit is not None and cost + follow_up > self._allowance() - self._reserve():
+                return self._skip(t, cost, f"budget {limit:g} calls/item: allowance kept for items "
+                                  "with a signal")
+            self._pay(ticket, cost)
+            self._hold(ticket, follow_up)
+            self._count(cost, "sample", priority=False)
             return GateDecision(True, "sample", f"sampled (rate {rate:.2f})")
 
-    def _take(self, cost: int, gate: Gate, *, priority: bool) -> None:
-        self.calls += cost
+    def _skip(self, t: _Tally, cost: int, reason: str) -> GateDecision:
+        t.skipped += 1
+        self.probes_skipped += cost
+        return GateDecision(False, None, reason)
+
+    def _count(self, cost: int, gate: Gate, *, priority: bool) -> None:
         self.probes_run[gate] = self.probes_run.get(gate, 0) + cost
         if priority:
             self.priority_calls += cost
 
-    def note_priority_item(self) -> None:
-        """An item needed signalled probes or revisions (the reserve's denominator)."""
-        with self._lock:
-            self.priority_items += 1
-
-    def allow_revision(self) -> bool:
+    def allow_revision(self, ticket: int) -> bool:
         """Whether one more revision round (one judge call) fits; the call is taken if so.
 
         ``auto`` always revises an item found biased (that is where probes pay off).
         """
         with self._lock:
-            if self.budget.limit is not None and self._allowance() < 1:
+            if not self._pay(ticket, 1):
                 self.revisions_skipped += 1
                 return False
-            self.calls += 1
             self.priority_calls += 1
             self.revisions_run += 1
             return True

@@ -273,8 +273,7 @@ class Debiaser:
     def _core(self, item: Item) -> Generator[Any, Any, Result]:
         started = time.perf_counter()
         run = self.budget_run
-        if run is not None:
-            run.begin_item()
+        ticket = run.begin_item() if run is not None else 0
         item = hide_gold(item)
         request = JudgeRequest.first(item)
         rounds: list[Round] = []
@@ -285,6 +284,8 @@ class Debiaser:
 
         def finish(status: Status, verdict: Verdict | None, reason: str, *,
                    flagged: Sequence[Finding] = (), error: str | None = None) -> Result:
+            if run is not None:
+                run.end_item(ticket)
             total = usage
             for probe in probe_log:
                 if probe.verdict is not None and not probe.cached:
@@ -304,11 +305,11 @@ class Debiaser:
             probe_cache.put(probe_cache.key(request), verdict)
             ctx = DetectContext(item=item, request=request, verdict=verdict, history=list(rounds),
                                 mode="live", can_rewrite=self.rewriter is not None)
-            findings = yield from self._detect(ctx, index, probe_cache, probe_log)
+            findings = yield from self._detect(ctx, index, probe_cache, probe_log, ticket)
             for f in findings:
                 usage = usage.add(f.usage)
             decision = decide(findings, verdict, verdicts, index, self.max_rounds)
-            if decision.action == "revise" and run is not None and not run.allow_revision():
+            if decision.action == "revise" and run is not None and not run.allow_revision(ticket):
                 # No allowance left for another judge call: stop as when the rounds are spent.
                 decision = decide(findings, verdict, verdicts, index, index)
                 probe_log.append(skipped_probe(index + 1, "revision", "budget",
@@ -320,6 +321,8 @@ class Debiaser:
             rounds.append(this_round)
             flags = [f for f in findings if f.actionable and f.policy == "flag"]
             if decision.action == "raise":
+                if run is not None:
+                    run.end_item(ticket)
                 raise BiasDetectedError(
                     f"item {item.id!r}: bias detected ({', '.join(f.bias for f in decision.findings)})",
                     decision.findings)
@@ -340,7 +343,7 @@ class Debiaser:
         raise AssertionError("unreachable: decide() stops at max_rounds")  # pragma: no cover
 
     def _detect(self, ctx: DetectContext, index: int, cache: ProbeCache,
-                log: list[ProbeRecord]) -> Generator[Any, Any, list[Finding]]:
+                log: list[ProbeRecord], ticket: int = 0) -> Generator[Any, Any, list[Finding]]:
         plans: list[tuple[Detector, list[ProbeSpec]]] = []
         findings: dict[int, Finding] = {}
         for k, det in enumerate(self.detectors):
@@ -369,7 +372,7 @@ class Debiaser:
                 to_run.append((key, det_name, spec, req, fp))
         gates: dict[str, GateDecision] = {}
         if to_run and self.budget_run is not None:
-            to_run = self._gate(ctx, index, plans, to_run, gates, log)
+            to_run = self._gate(ctx, index, ticket, plans, to_run, gates, log)
         if to_run:
             outcomes = yield ProbeCall([(spec, req) for _, _, spec, req, _ in to_run])
             for (key, det_name, _spec, _req, fp), out in zip(to_run, outcomes, strict=True):
@@ -405,7 +408,7 @@ class Debiaser:
             ordered.append((yield ModelDetectCall(mdet, ctx, list(ordered))))
         return ordered
 
-    def _gate(self, ctx: DetectContext, index: int, plans: list[tuple[Detector, list[ProbeSpec]]],
+    def _gate(self, ctx: DetectContext, index: int, ticket: int, plans: list[tuple[Detector, list[ProbeSpec]]],
               to_run: list[tuple[str, str, ProbeSpec, JudgeRequest, tuple[Any, ...] | None]],
               gates: dict[str, GateDecision], log: list[ProbeRecord],
               ) -> list[tuple[str, str, ProbeSpec, JudgeRequest, tuple[Any, ...] | None]]:
@@ -425,7 +428,8 @@ class Debiaser:
                         raise
                     signal = f"signal check failed ({type(exc).__name__}: {exc})"
             required = bool(getattr(by_name.get(det_name), "signal_required", False))
-            gates[det_name] = run.gate(ctx.item.id, det_name, cost, signal, index, signal_required=required)
+            gates[det_name] = run.gate(ticket, ctx.item.id, det_name, cost, signal, index,
+                                       signal_required=required)
         kept = []
         for entry in to_run:
             gate = gates[entry[1]]
