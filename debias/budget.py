@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from debias.errors import ConfigError
 from debias.types import Finding, ProbeRecord, Result, Verdict
 
-Gate = Literal["signal", "sample", "recheck"]
+Gate = Literal["signal", "sample", "recheck", "resolution"]
 
 
 class Budget(BaseModel):
@@ -235,7 +235,8 @@ class BudgetReport(BaseModel):
         calls: Judge calls made (first judgements, probes, revisions).
         calls_per_item: ``calls / items``.
         probes_run: Probe calls made, by gate (``signal``, ``sample``, ``recheck``: probes
-            of a revised verdict).
+            of a revised verdict, ``resolution``: joint counterfactual probes of an item
+            found biased whose judge did not comply).
         probes_skipped: Probe calls skipped by the budget.
         revisions_run: Revision rounds (one judge call each).
         revisions_skipped: Revision rounds skipped by the budget.
@@ -459,6 +460,20 @@ class BudgetRun:
         if priority:
             self.priority_calls += cost
 
+    def gate_resolution(self, ticket: int, cost: int) -> GateDecision:
+        """Whether the ``cost`` joint counterfactual probes of an item found biased fit.
+
+        All or none: a partial set of display orders could not be combined. ``auto``
+        always makes them (the item proved biased).
+        """
+        with self._lock:
+            if not self._pay(ticket, cost):
+                self.probes_skipped += cost
+                return GateDecision(False, None, f"budget {self.budget.describe()} calls/item spent: "
+                                    "counterfactual probes not made")
+            self._count(cost, "resolution", priority=True)
+            return GateDecision(True, "resolution", "counterfactual resolution of an item found biased")
+
     def allow_revision(self, ticket: int) -> bool:
         """Whether one more revision round (one judge call) fits; the call is taken if so.
 
@@ -521,9 +536,9 @@ class BudgetRun:
                 revisions_run=self.revisions_run, revisions_skipped=self.revisions_skipped, detectors=dets)
 
 
-def skipped_probe(index: int, key: str, detector: str, reason: str) -> ProbeRecord:
-    """The record of a probe the budget skipped."""
-    return ProbeRecord(key=f"r{index}:{key}", detector=detector, skipped=reason)
+def skipped_probe(index: int | None, key: str, detector: str, reason: str) -> ProbeRecord:
+    """The record of a probe the budget skipped (key ``r{index}:{key}``, or ``key`` for None)."""
+    return ProbeRecord(key=key if index is None else f"r{index}:{key}", detector=detector, skipped=reason)
 
 
 def detector_signal(detector: Any, ctx: Any) -> str | None:

@@ -17,7 +17,7 @@ from debias.concurrency import run_bounded
 from debias.errors import BiasDetectedError, InputError
 from debias.io import JsonlAppender, finished_ids
 from debias.loop import Debiaser
-from debias.types import Item, Result, ResultRecord, Status, Usage
+from debias.types import Item, Reason, Result, ResultRecord, Status, Usage
 
 
 class Summary(BaseModel):
@@ -63,9 +63,8 @@ class Summary(BaseModel):
 
 def error_result(exc: BaseException, elapsed: float) -> Result:
     """A Result recording an unexpected exception as data."""
-    reason = "bias detected (policy raise)" if isinstance(exc, BiasDetectedError) else "exception"
-    return Result(status=Status.ERROR, stop_reason=reason, error=f"{type(exc).__name__}: {exc}",
-                  elapsed_s=elapsed)
+    reason = Reason.RAISE_POLICY if isinstance(exc, BiasDetectedError) else Reason.EXCEPTION
+    return Result(status=Status.ERROR, stop=reason, error=f"{type(exc).__name__}: {exc}", elapsed_s=elapsed)
 
 
 async def arun_batch(
