@@ -14,9 +14,10 @@ user accepts:
   elsewhere probe a sample of items whose rate follows a sequential estimate of the
   judge's bias rate (per detector): the rate is the upper confidence bound of the
   estimate divided by :attr:`Budget.full_rate_at`, clipped to
-  ``[Budget.floor, 1]``. With no evidence yet every item is probed; while the judge
-  proves consistent the rate falls (with ``k`` biased of ``n`` sampled probes the Wilson
-  bound falls like ``z**2 / n``), and once it proves biased it rises back to 1.
+  ``[Budget.floor, 1]``, and 1 as soon as the lower confidence bound exceeds
+  :attr:`Budget.tolerance` (the judge proved biased). With no evidence yet every item
+  is probed; while the judge proves consistent the rate falls (with no bias found in
+  ``n`` sampled probes the Wilson bound falls like ``z**2 / n``).
 
 Offline signals (no judge call):
 
@@ -70,7 +71,9 @@ class Budget(BaseModel):
         level: One-sided confidence level of the bias-rate bound that sets the ``auto``
             sampling rate, and of the interval in the run summary (two-sided there).
         full_rate_at: ``auto`` probes every item while the upper bound of the judge's
-            bias rate is at least this rate.
+            bias rate is at least this rate (below it, a proportional share of items).
+        tolerance: ``auto`` probes every item once the lower bound of the judge's bias
+            rate exceeds this rate (the judge proved biased).
         floor: Lowest ``auto`` sampling rate (keeps watching a judge that looks consistent).
         margin: A verdict whose preference margin (chosen minus runner-up probability)
             is below this is a signal.
@@ -86,6 +89,7 @@ class Budget(BaseModel):
     seed: int = 0
     level: float = Field(default=0.9, gt=0.5, lt=1.0)
     full_rate_at: float = Field(default=0.25, gt=0.0, le=1.0)
+    tolerance: float = Field(default=0.03, ge=0.0, lt=1.0)
     floor: float = Field(default=0.05, ge=0.0, le=1.0)
     margin: float = Field(default=0.2, ge=0.0, le=1.0)
 
@@ -241,6 +245,9 @@ class BudgetReport(BaseModel):
         revisions_run: Revision rounds (one judge call each).
         revisions_skipped: Revision rounds skipped by the budget.
         detectors: Per detector, the sequential bias-rate estimate.
+        revisions: Per set of detectors whose offline evidence alone asked for a revision
+            (``auto``), how often such revisions changed the verdict (``biased`` counts
+            the changes, ``rate`` their share).
     """
 
     budget: str
@@ -252,6 +259,7 @@ class BudgetReport(BaseModel):
     revisions_run: int = 0
     revisions_skipped: int = 0
     detectors: dict[str, RateEstimate] = Field(default_factory=dict)
+    revisions: dict[str, RateEstimate] = Field(default_factory=dict)
 
     def render(self) -> str:
         """Human-readable lines for the run summary."""
@@ -268,6 +276,9 @@ class BudgetReport(BaseModel):
             else:
                 lines.append(f"  {name}: no sampled items; {est.signalled} signalled "
                              f"({est.signalled_biased} biased), {est.skipped} skipped")
+        for name, est in sorted(self.revisions.items()):
+            lines.append(f"  {name.removeprefix('revision:')} (offline evidence only): revisions changed the "
+                         f"verdict {est.biased} of {est.sampled} times; {est.skipped} revisions skipped")
         return "\n".join(lines)
 
 
@@ -317,6 +328,7 @@ class BudgetRun:
     revisions_run: int = 0
     revisions_skipped: int = 0
     _tallies: dict[str, _Tally] = field(default_factory=dict)
+    _revisions: dict[str, _Tally] = field(default_factory=dict)
     _held: dict[int, int] = field(default_factory=dict)
     _held_total: int = 0
     _tickets: int = 0
@@ -381,7 +393,9 @@ class BudgetRun:
             t = self._tallies.get(detector, _Tally())
             if t.sampled == 0:
                 return 1.0
-            _, hi = wilson(t.biased, t.sampled, self._z)
+            lo, hi = wilson(t.biased, t.sampled, self._z)
+            if lo > b.tolerance:  # the judge proved biased: probe every item
+                return 1.0
             return min(1.0, max(b.floor, hi / b.full_rate_at))
         limit = b.limit
         assert limit is not None
@@ -392,7 +406,7 @@ class BudgetRun:
 
     # ---------------------------------------------------------------- gates
     def gate(self, ticket: int, item_id: str, detector: str, cost: int, signal: str | None,
-             round_index: int, *, signal_required: bool = False) -> GateDecision:
+             round_index: int, *, recheck: bool = False, signal_required: bool = False) -> GateDecision:
         """Decide whether to run ``cost`` probe calls that ``detector`` wants on an item.
 
         The calls are taken when the answer is yes. Under a numeric budget a first-round
@@ -406,8 +420,10 @@ class BudgetRun:
             detector: The detector that wants the probes.
             cost: Judge calls the probes need.
             signal: Offline signal for this detector and verdict, or None.
-            round_index: The loop round (probes of revised verdicts are checks of an item
-                already found biased and are paid first).
+            round_index: The loop round.
+            recheck: The probes check a revised verdict for a bias this detector found
+                on the item in an earlier round: they are paid first, like signals.
+                Other detectors' probes of a revised verdict are gated as in round 0.
             signal_required: The detector's probes cannot show bias without a signal:
                 skip them rather than sample them.
         """
@@ -415,13 +431,13 @@ class BudgetRun:
             t = self._tallies.setdefault(detector, _Tally())
             limit = self.budget.limit
             follow_up = 1 + cost if round_index == 0 else 0
-            if round_index > 0 or signal is not None:
-                gate: Gate = "recheck" if round_index > 0 else "signal"
-                why = "revision check" if round_index > 0 else f"signal: {signal}"
+            if recheck or signal is not None:
+                gate: Gate = "recheck" if recheck else "signal"
+                why = "re-check of a revised verdict" if recheck else f"signal: {signal}"
                 if gate == "signal":
                     self.priority_items += 1
                     self.priority_need += cost + follow_up
-                if limit is not None and round_index == 0 and cost + follow_up > self._allowance():
+                if limit is not None and follow_up and cost + follow_up > self._allowance():
                     return self._skip(t, cost, f"budget {limit:g} calls/item spent ({why})")
                 if not self._pay(ticket, cost):
                     return self._skip(t, cost, f"budget {limit:g} calls/item spent ({why})")
@@ -474,18 +490,60 @@ class BudgetRun:
             self._count(cost, "resolution", priority=True)
             return GateDecision(True, "resolution", "counterfactual resolution of an item found biased")
 
-    def allow_revision(self, ticket: int) -> bool:
-        """Whether one more revision round (one judge call) fits; the call is taken if so.
+    def allow_revision(self, ticket: int, item_id: str = "", offline: tuple[str, ...] = ()) -> GateDecision:
+        """Whether to ask the judge for one more revision round (one judge call).
 
-        ``auto`` always revises an item found biased (that is where probes pay off).
+        The call is taken when the answer is yes. Under a numeric budget the round must
+        fit the allowance. Under ``auto`` a revision is always asked when a probe showed
+        the bias; when only offline evidence did (``offline``: the detectors behind the
+        decision, none of which made a probe, e.g. the verbosity rule without a
+        rewriter), revisions are sampled like probes, at a rate that follows how often
+        such revisions changed the judge's verdict in this run (:meth:`observe_revision`):
+        asking a judge that keeps its verdict costs a call and changes nothing.
+
+        Args:
+            ticket: The item's ticket.
+            item_id: The item's id (sampling hash).
+            offline: Sorted names of the detectors behind the decision when none of their
+                findings rests on a probe; empty otherwise.
         """
         with self._lock:
+            label = "revision"
+            if self.budget.auto and offline:
+                label = "revision:" + "+".join(offline)
+                rate = self._revision_rate(label)
+                if unit_draw(self.budget.seed, item_id, label) >= rate:
+                    t = self._revisions.setdefault(label, _Tally())
+                    t.skipped += 1
+                    self.revisions_skipped += 1
+                    return GateDecision(False, None, f"budget auto: bias shown by offline evidence only "
+                                        f"({', '.join(offline)}), and revisions on such evidence changed "
+                                        f"the verdict {t.biased} of {t.sampled} times (rate {rate:.2f})")
             if not self._pay(ticket, 1):
                 self.revisions_skipped += 1
-                return False
+                return GateDecision(False, None, f"budget {self.budget.describe()} calls/item spent: "
+                                    "revision round not made")
             self.priority_calls += 1
             self.revisions_run += 1
-            return True
+            return GateDecision(True, "recheck", label)
+
+    def _revision_rate(self, label: str) -> float:
+        t = self._revisions.get(label)
+        if t is None or t.sampled == 0:
+            return 1.0
+        lo, hi = wilson(t.biased, t.sampled, self._z)
+        if lo > self.budget.tolerance:
+            return 1.0
+        return min(1.0, max(self.budget.floor, hi / self.budget.full_rate_at))
+
+    def observe_revision(self, label: str, changed: bool) -> None:
+        """Whether a revision asked on offline evidence (``label`` from :meth:`allow_revision`) changed the verdict."""
+        if not label.startswith("revision:"):
+            return
+        with self._lock:
+            t = self._revisions.setdefault(label, _Tally())
+            t.sampled += 1
+            t.biased += int(changed)
 
     def observe(self, detector: str, gate: Gate | None, finding: Finding) -> None:
         """Feed a round-0 finding whose probes ran under ``gate`` into the estimate."""
@@ -529,11 +587,19 @@ class BudgetRun:
                     sampled=t.sampled, biased=t.biased, rate=(t.biased / t.sampled) if t.sampled else None,
                     interval=(round(lo, 4), round(hi, 4)), probe_rate=round(self._rate(name), 4),
                     signalled=t.signalled, signalled_biased=t.signalled_biased, skipped=t.skipped)
+            revs = {}
+            for name, t in self._revisions.items():
+                lo, hi = wilson(t.biased, t.sampled, z2)
+                revs[name] = RateEstimate(
+                    sampled=t.sampled, biased=t.biased, rate=(t.biased / t.sampled) if t.sampled else None,
+                    interval=(round(lo, 4), round(hi, 4)), probe_rate=round(self._revision_rate(name), 4),
+                    skipped=t.skipped)
             return BudgetReport(
                 budget=self.budget.describe(), items=self.items, calls=self.calls,
                 calls_per_item=round(self.calls / self.items, 4) if self.items else 0.0,
                 probes_run=dict(self.probes_run), probes_skipped=self.probes_skipped,
-                revisions_run=self.revisions_run, revisions_skipped=self.revisions_skipped, detectors=dets)
+                revisions_run=self.revisions_run, revisions_skipped=self.revisions_skipped, detectors=dets,
+                revisions=revs)
 
 
 def skipped_probe(index: int | None, key: str, detector: str, reason: str) -> ProbeRecord:

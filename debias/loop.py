@@ -274,6 +274,7 @@ class Debiaser:
         usage = Usage()
         verdicts: list[Verdict] = []
         factors: list[tuple[Finding, Verdict]] = []  # acting findings of every round, with their verdict
+        asked: str | None = None  # the budget's label of the revision asked for, until it is answered
 
         def finish(status: Status, verdict: Verdict | None, stop: Reason, resolution: Resolution | None, *,
                    flagged: Sequence[Finding] = (), error: str | None = None) -> Result:
@@ -306,12 +307,19 @@ class Debiaser:
             for f in findings:
                 usage = usage.add(f.usage)
             decision = decide(findings, verdict, verdicts, index, self.max_rounds)
-            if decision.action is Action.REVISE and run is not None and not run.allow_revision(ticket):
-                # No allowance left for another judge call: stop as when the rounds are spent.
-                decision = decide(findings, verdict, verdicts, index, index)
-                probe_log.append(skipped_probe(index + 1, "revision", "budget",
-                                               f"budget {run.budget.describe()} calls/item spent: "
-                                               "revision round not made"))
+            if run is not None and asked is not None:
+                run.observe_revision(asked, not verdict.same_decision(verdicts[-1]))
+                asked = None
+            if decision.action is Action.REVISE and run is not None:
+                offline = tuple(sorted({f.detector for f in decision.findings}))
+                if any(f.evidence.probes for f in decision.findings):
+                    offline = ()
+                allowed = run.allow_revision(ticket, item.id, offline)
+                if allowed.run:
+                    asked = allowed.reason
+                else:  # the budget declines the round: stop as when the rounds are spent
+                    decision = decide(findings, verdict, verdicts, index, index)
+                    probe_log.append(skipped_probe(index + 1, "revision", "budget", allowed.reason))
             verdicts.append(verdict)
             this_round = Round(index=index, verdict=verdict, findings=findings, decision=decision)
             rounds.append(this_round)
@@ -480,11 +488,12 @@ class Debiaser:
         run = self.budget_run
         assert run is not None
         by_name = {det.name: det for det, _ in reversed(plans)}
-        generic = margin_signal(ctx.verdict, run.budget.margin) if index == 0 else None
+        generic = margin_signal(ctx.verdict, run.budget.margin)
+        found = {f.detector for r in ctx.history for f in r.findings if f.actionable}
         for det_name in dict.fromkeys(name for _, name, _, _, _ in to_run):
             cost = sum(1 for _, name, _, _, _ in to_run if name == det_name)
             signal = generic
-            if signal is None and index == 0 and det_name in by_name:
+            if signal is None and det_name in by_name:
                 try:
                     signal = detector_signal(by_name[det_name], ctx)
                 except Exception as exc:
@@ -493,7 +502,7 @@ class Debiaser:
                     signal = f"signal check failed ({type(exc).__name__}: {exc})"
             required = bool(getattr(by_name.get(det_name), "signal_required", False))
             gates[det_name] = run.gate(ticket, ctx.item.id, det_name, cost, signal, index,
-                                       signal_required=required)
+                                       recheck=det_name in found, signal_required=required)
         kept = []
         for entry in to_run:
             gate = gates[entry[1]]
