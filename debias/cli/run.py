@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from debias.cache import default_cache_dir
 from debias.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -45,12 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--strict", action="store_true", help="raise on detector errors")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_command)
-
-
-def default_cache_dir() -> Path:
-    """The cache folder: $DEBIAS_CACHE_DIR or ~/.cache/judge-debias."""
-    env = os.environ.get("DEBIAS_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "judge-debias"
 
 
 def parse_budget_option(value: str | None) -> Budget | None:
