@@ -77,14 +77,18 @@ def _order_key(order: Sequence[int]) -> str:
     return "-".join(str(i) for i in order)
 
 
-def plan_counterfactual(base_order: Sequence[int],
-                        factors: Sequence[tuple[str, Sequence[ProbeSpec]]]) -> CounterfactualPlan:
+def plan_counterfactual(base_order: Sequence[int], factors: Sequence[tuple[str, Sequence[ProbeSpec]]],
+                        tested: Sequence[tuple[str, Sequence[ProbeSpec]]] = ()) -> CounterfactualPlan:
     """Join the removal conditions of every detected factor into joint probes. Pure.
 
     Args:
         base_order: Display order of the item's first request.
         factors: ``(bias, specs)`` per detected finding: the probe specs of the detector
             that found it (their conditions say which factor it tests).
+        tested: ``(bias, specs)`` of factors probed on the item and NOT detected. When a
+            detected factor varies the display order, their probes (made in one order)
+            could not clear them: the judge's answer depends on the order. Their
+            conditions then join the joint probe too; otherwise they are ignored.
 
     Returns:
         The plan. The result does not depend on the order of ``factors`` or of the specs.
@@ -94,6 +98,10 @@ def plan_counterfactual(base_order: Sequence[int],
         they agree (conflicting ones leave their biases unremoved).
     """
     base = list(base_order)
+    detected = {bias for bias, _ in factors}
+    if any(s.order is not None and list(s.order) != base for _, specs in factors for s in specs):
+        factors = [*factors, *((bias, [s for s in specs if s.order is None or list(s.order) == base])
+                               for bias, specs in tested)]
     cue_off = False
     rewrites: set[str] = set()
     orders: set[tuple[int, ...]] = set()
@@ -129,6 +137,8 @@ def plan_counterfactual(base_order: Sequence[int],
         removed.add("candidates")
         covered |= biases
     unremoved -= covered
+    covered &= detected
+    unremoved &= detected
     removed.update(f"rewrite:{op}" for op in rewrites)
     if not removed:
         return CounterfactualPlan((), (), tuple(sorted(unremoved | covered)))
