@@ -60,12 +60,15 @@ class CounterfactualPlan:
             ``rewrite:<op>``, ``candidates``), sorted.
         unremoved: Bias types detected whose factor no probe condition removes, sorted.
         covered: Bias types whose factor the joint probes remove, sorted.
+        by_order: Detected bias types whose factor is the display order (removed only
+            when verdicts in at least two orders are obtained), sorted.
     """
 
     specs: tuple[ProbeSpec, ...]
     removed: tuple[str, ...]
     unremoved: tuple[str, ...]
     covered: tuple[str, ...] = ()
+    by_order: tuple[str, ...] = ()
 
 
 def _removes(spec: ProbeSpec, base_order: Sequence[int]) -> bool:
@@ -99,7 +102,9 @@ def plan_counterfactual(base_order: Sequence[int], factors: Sequence[tuple[str, 
     """
     base = list(base_order)
     detected = {bias for bias, _ in factors}
-    if any(s.order is not None and list(s.order) != base for _, specs in factors for s in specs):
+    by_order = tuple(sorted({bias for bias, specs in factors
+                             if any(s.order is not None and list(s.order) != base for s in specs)}))
+    if by_order:
         factors = [*factors, *((bias, [s for s in specs if s.order is None or list(s.order) == base])
                                for bias, specs in tested)]
     cue_off = False
@@ -157,7 +162,7 @@ def plan_counterfactual(base_order: Sequence[int], factors: Sequence[tuple[str, 
                                with_cue=False if cue_off else None, rewrite=rewrite,
                                candidates=candidates))
     return CounterfactualPlan(tuple(specs), tuple(sorted(removed)), tuple(sorted(unremoved)),
-                              tuple(sorted(covered)))
+                              tuple(sorted(covered)), by_order)
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,7 @@ def resolve(evidence: Sequence[tuple[str, Verdict | None]], plan: Counterfactual
     verdicts = [v for _, v in got]
     if len({tuple(v.order) for v in verdicts}) < 2 and "order" in removed:
         removed.remove("order")  # the other orders' probes failed: order was not removed
+        unremoved = sorted({*unremoved, *plan.by_order})
     if len(verdicts) == 1:
         v = verdicts[0]
         kind = ResolutionKind.TIE if v.tie else ResolutionKind.COUNTERFACTUAL

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from debias.cli import main
 from debias.contract import ProbeSpec
+from debias.errors import JudgeError
 from debias.judges.testing import Biases, ScriptedJudge, ScriptedRewriter
 from debias.loop import Debiaser, decide
 from debias.resolution import plan_counterfactual, resolve
@@ -102,6 +103,7 @@ def test_resolve_rules():
     assert probs.resolution.rule is Rule.MEAN_PROBS
     one = resolve([("r0", _v([0, 1], 0)), ("r0:swap", None)], plan)
     assert one.resolution.kind is ResolutionKind.COUNTERFACTUAL and one.resolution.removed == []
+    assert one.resolution.unremoved == ["position"]  # the other order's probe failed
     none = resolve([("r0:swap", None)], plan)
     assert none.verdict is None and none.resolution.kind is ResolutionKind.KEPT
     assert none.resolution.rule is Rule.NO_EVIDENCE and none.resolution.unremoved == ["position"]
@@ -195,6 +197,30 @@ def test_rewriter_backed_counterfactual_for_a_stubborn_verbosity_judge():
                       rewriter=ScriptedRewriter()).judge(item)
     assert result.verdict.choice == 0 and result.status is Status.RESOLVED
     assert "rewrite:equalize_length" in result.resolution.removed
+
+
+def test_joint_probe_that_times_out_leaves_the_order_factor_unresolved():
+    """A judge that follows the cue, ignores feedback and times out on some requests."""
+    item = _cue_item(4, 0)
+    scripted = ScriptedJudge(cue=1.0, compliance=0.0)
+
+    class TimesOut:
+        name = "flaky"
+
+        def judge(self, request):
+            if not request.with_cue and request.order != [0, 1]:
+                raise JudgeError("timed out after 30 s")
+            return scripted.judge(request)
+
+        async def ajudge(self, request):
+            return self.judge(request)
+
+    result = Debiaser(TimesOut(), ["position", "bandwagon"], max_rounds=1).judge(item)
+    failed = [p for p in result.probes if p.detector == "resolution"]
+    assert len(failed) == 1 and "timed out" in failed[0].error
+    assert result.verdict.choice == 0  # the no-cue answer in the one order obtained
+    assert result.resolution.kind is ResolutionKind.COUNTERFACTUAL and result.resolution.removed == ["cue"]
+    assert result.resolution.unremoved == ["position"] and result.status is Status.UNRESOLVED
 
 
 async def test_async_resolution_matches_sync():
