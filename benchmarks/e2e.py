@@ -99,7 +99,10 @@ alone) → after (the middleware's final verdict); consistency = correct on both
 detection precision/recall against the derived gold label (right on D, wrong on D_bias);
 over-correction = share of cases right before and wrong after; control D = accuracy on D
 after wrapping is not below the lower 95% bound of the judge's own accuracy on D; calls
-and seconds per judged item. A tie counts as wrong.
+and seconds per judged item. A tie counts as wrong in the accuracy columns; "tie = ½" counts
+it as half right (what a fair coin would score, without flipping one), and "ties" is the
+share of D_bias verdicts that are ties. Summaries written before these two columns existed
+show n/a there.
 """
 
 

@@ -352,8 +352,9 @@ class Debiaser:
         """The probe conditions of the detector behind ``finding`` (see :mod:`debias.resolution`)."""
         det = next((d for d in (*self.detectors, *self.model_detectors)
                     if d.name == finding.detector and d.bias == finding.bias), None)
-        if det is None:
-            return []
+        return [] if det is None else self._plan_specs(det, ctx)
+
+    def _plan_specs(self, det: Any, ctx: DetectContext) -> list[ProbeSpec]:
         try:
             specs = factor_specs(det, ctx)
         except Exception:
@@ -371,12 +372,22 @@ class Debiaser:
         the final verdict and its resolution; without counterfactual evidence the judge's
         last verdict is kept (``unresolved``, kind ``kept``).
         """
-        planned: list[tuple[str, list[ProbeSpec]]] = []
-        for finding, verdict in factors:
-            ctx = DetectContext(item=first.item, request=first, verdict=verdict, mode="live",
-                                can_rewrite=self.rewriter is not None)
-            planned.append((finding.bias, self._factor_specs(finding, ctx)))
-        plan = plan_counterfactual(first.order, planned)
+        live = self.rewriter is not None
+
+        def ctx_of(verdict: Verdict) -> DetectContext:
+            req = first if verdict is rounds[0].verdict else first.variant(order=list(verdict.order),
+                                                                           with_cue=verdict.with_cue)
+            return DetectContext(item=first.item, request=req, verdict=verdict, mode="live", can_rewrite=live)
+
+        detected = [(f.bias, self._factor_specs(f, DetectContext(
+            item=first.item, request=first, verdict=v, mode="live", can_rewrite=live))) for f, v in factors]
+        # What the detectors would test on every verdict of the first round (the judgement and
+        # its probes): used only when the order is a detected factor (see plan_counterfactual).
+        seen = [rounds[0].verdict, *(p.verdict for p in log if p.verdict is not None and not p.cached
+                                     and p.key.startswith("r0:"))]
+        tested = [(d.bias, self._plan_specs(d, ctx_of(v))) for v in seen for d in self.detectors
+                  if d.policy in ("revise", "aggregate")]
+        plan = plan_counterfactual(first.order, detected, tested)
         sources: dict[int, str] = {id(r.verdict): f"r{r.index}" for r in rounds}
         for p in log:
             if p.verdict is not None and not p.cached:

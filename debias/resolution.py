@@ -60,12 +60,15 @@ class CounterfactualPlan:
             ``rewrite:<op>``, ``candidates``), sorted.
         unremoved: Bias types detected whose factor no probe condition removes, sorted.
         covered: Bias types whose factor the joint probes remove, sorted.
+        by_order: Detected bias types whose factor is the display order (removed only
+            when verdicts in at least two orders are obtained), sorted.
     """
 
     specs: tuple[ProbeSpec, ...]
     removed: tuple[str, ...]
     unremoved: tuple[str, ...]
     covered: tuple[str, ...] = ()
+    by_order: tuple[str, ...] = ()
 
 
 def _removes(spec: ProbeSpec, base_order: Sequence[int]) -> bool:
@@ -77,14 +80,18 @@ def _order_key(order: Sequence[int]) -> str:
     return "-".join(str(i) for i in order)
 
 
-def plan_counterfactual(base_order: Sequence[int],
-                        factors: Sequence[tuple[str, Sequence[ProbeSpec]]]) -> CounterfactualPlan:
+def plan_counterfactual(base_order: Sequence[int], factors: Sequence[tuple[str, Sequence[ProbeSpec]]],
+                        tested: Sequence[tuple[str, Sequence[ProbeSpec]]] = ()) -> CounterfactualPlan:
     """Join the removal conditions of every detected factor into joint probes. Pure.
 
     Args:
         base_order: Display order of the item's first request.
         factors: ``(bias, specs)`` per detected finding: the probe specs of the detector
             that found it (their conditions say which factor it tests).
+        tested: ``(bias, specs)`` of factors probed on the item and NOT detected. When a
+            detected factor varies the display order, their probes (made in one order)
+            could not clear them: the judge's answer depends on the order. Their
+            conditions then join the joint probe too; otherwise they are ignored.
 
     Returns:
         The plan. The result does not depend on the order of ``factors`` or of the specs.
@@ -94,6 +101,12 @@ def plan_counterfactual(base_order: Sequence[int],
         they agree (conflicting ones leave their biases unremoved).
     """
     base = list(base_order)
+    detected = {bias for bias, _ in factors}
+    by_order = tuple(sorted({bias for bias, specs in factors
+                             if any(s.order is not None and list(s.order) != base for s in specs)}))
+    if by_order:
+        factors = [*factors, *((bias, [s for s in specs if s.order is None or list(s.order) == base])
+                               for bias, specs in tested)]
     cue_off = False
     rewrites: set[str] = set()
     orders: set[tuple[int, ...]] = set()
@@ -129,6 +142,8 @@ def plan_counterfactual(base_order: Sequence[int],
         removed.add("candidates")
         covered |= biases
     unremoved -= covered
+    covered &= detected
+    unremoved &= detected
     removed.update(f"rewrite:{op}" for op in rewrites)
     if not removed:
         return CounterfactualPlan((), (), tuple(sorted(unremoved | covered)))
@@ -147,7 +162,7 @@ def plan_counterfactual(base_order: Sequence[int],
                                with_cue=False if cue_off else None, rewrite=rewrite,
                                candidates=candidates))
     return CounterfactualPlan(tuple(specs), tuple(sorted(removed)), tuple(sorted(unremoved)),
-                              tuple(sorted(covered)))
+                              tuple(sorted(covered)), by_order)
 
 
 @dataclass(frozen=True)
@@ -197,6 +212,7 @@ def resolve(evidence: Sequence[tuple[str, Verdict | None]], plan: Counterfactual
     verdicts = [v for _, v in got]
     if len({tuple(v.order) for v in verdicts}) < 2 and "order" in removed:
         removed.remove("order")  # the other orders' probes failed: order was not removed
+        unremoved = sorted({*unremoved, *plan.by_order})
     if len(verdicts) == 1:
         v = verdicts[0]
         kind = ResolutionKind.TIE if v.tie else ResolutionKind.COUNTERFACTUAL

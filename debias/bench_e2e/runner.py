@@ -226,6 +226,14 @@ def outcomes_from(cases: list[Case], results: dict[str, ResultRecord], path: Pat
 Part = tuple[str, Callable[[], Judge], list[Case]]
 
 
+def suite_rewriter(cfg: E2EConfig) -> Any:
+    """The rewriter for rewrite probes: the suite's own, with its own judges; else none."""
+    spec = SUITES[cfg.suite]
+    if cfg.judge is None and spec.group_judges is not None and spec.rewriter is not None:
+        return spec.rewriter()
+    return None
+
+
 def _partitions(cfg: E2EConfig, cases: list[Case]) -> list[Part]:
     """``(name, judge factory, cases)``: one per group for a suite's own judges, else one."""
     spec = SUITES[cfg.suite]
@@ -254,7 +262,8 @@ async def _judge_all(cfg: E2EConfig, parts: list[Part], detectors: str, results_
         judge = factory()
         if cfg.cache:
             _attach_cache(judge, results_path.parent / CALL_CACHE)
-        debiaser = Debiaser(judge, detectors or [], max_rounds=cfg.max_rounds, budget=cfg.budget)
+        debiaser = Debiaser(judge, detectors or [], max_rounds=cfg.max_rounds, rewriter=suite_rewriter(cfg),
+                            budget=cfg.budget)
         t1 = time.perf_counter()
         summary = await arun_batch(items, debiaser, results_path, concurrency=concurrency,
                                    progress=cfg.progress, total=len(items))
@@ -362,6 +371,7 @@ def build_report(cfg: E2EConfig, cases: list[Case], outcomes: list[CaseOutcome],
         "judges": judges,
         "api_base": cfg.api_base,
         "detectors": detectors or "none",
+        "rewriter": type(rw).__name__ if (rw := suite_rewriter(cfg)) is not None else None,
         "max_rounds": cfg.max_rounds,
         "budget": cfg.budget or "full",
         "seed": cfg.seed,
