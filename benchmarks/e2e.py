@@ -34,6 +34,8 @@ TABLE = RESULTS / "e2e_table.md"
 LOCAL = ("--judge", "local", "--max-rounds", "1", "--seed", "0")
 RUNS: dict[str, list[str]] = {
     "sanity": ["--suite", "sanity", "--limit", "100", "--json", str(RESULTS / "e2e_sanity.json")],
+    "rbd-bias4-stubborn-cue": ["--suite", "rbd-bias4", "--judge", "scripted:cue=1,compliance=0", "--limit", "20",
+                               "--json", str(RESULTS / "e2e_rbd-bias4_scripted-cue-1-compliance-0.json")],
     "rbd-bias4": ["--suite", "rbd-bias4", *LOCAL, "--limit", "12",
                   "--json", str(RESULTS / "e2e_rbd-bias4_smollm2.json")],
     "llmbar": ["--suite", "llmbar", *LOCAL, "--limit", "5",
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.table_only:
         for name in args.only or list(RUNS):
-            if SUITES[name].needs_data and not resolve_data_dir().exists():
+            if SUITES[RUNS[name][1]].needs_data and not resolve_data_dir().exists():
                 print(f"skipping {name}: no benchmark data at {resolve_data_dir()}", file=sys.stderr)
                 continue
             print(f"$ debias bench e2e {' '.join(RUNS[name])}", flush=True)

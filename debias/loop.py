@@ -210,12 +210,17 @@ def hide_gold(item: Item) -> Item:
 
 
 class Debiaser:
-    """Wrap a judge with detectors and a revision loop.
+    """Wrap a judge with detectors, a revision loop and counterfactual resolution.
+
+    A revision that passes the detectors is final; when the judge does not comply, the
+    final verdict is its verdict with every detected bias factor removed (see
+    :mod:`debias.resolution`).
 
     Args:
         judge: Any :class:`~debias.judges.base.Judge`.
         detectors: Detector instances or specs (``"position,bandwagon:policy=flag"``).
-        max_rounds: Maximum revision rounds after the first judgement (0 = detect only).
+        max_rounds: Maximum revision rounds after the first judgement (0 = no feedback:
+            detect, then resolve counterfactually).
         rewriter: Optional rewriter enabling rewrite probes (length/tone).
         strict: Re-raise detector errors instead of recording error findings.
         budget: Average judge calls per item the run may spend: ``"auto"``, a number
@@ -355,6 +360,9 @@ class Debiaser:
         return [] if det is None else self._plan_specs(det, ctx)
 
     def _plan_specs(self, det: Any, ctx: DetectContext) -> list[ProbeSpec]:
+        """A detector's factor conditions for ``ctx``. As in :meth:`_detect`, a detector
+        whose plan fails contributes nothing (its bias, if detected, is then reported as
+        unremoved) unless ``strict``."""
         try:
             specs = factor_specs(det, ctx)
         except Exception:

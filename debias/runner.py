@@ -29,6 +29,8 @@ class Summary(BaseModel):
         statuses: Count per status.
         resolutions: Count per resolution path (how each final verdict was reached:
             ``accepted``, ``revised``, ``counterfactual``, ``aggregate``, ``tie``, ``kept``).
+        unremoved: Per bias type, items where it was detected but no probe could remove
+            it (e.g. verbosity or sentiment without a rewriter).
         labelled: Items with a gold label (choice tasks) among those debiased.
         right_before: Labelled items the judge alone (first verdict) got right.
         right_after: Labelled items whose debiased verdict is right.
@@ -50,6 +52,7 @@ class Summary(BaseModel):
     invalid: int = 0
     statuses: dict[str, int] = Field(default_factory=dict)
     resolutions: dict[str, int] = Field(default_factory=dict)
+    unremoved: dict[str, int] = Field(default_factory=dict)
     labelled: int = 0
     right_before: int = 0
     right_after: int = 0
@@ -69,6 +72,8 @@ class Summary(BaseModel):
         if result.resolution is not None:
             kind = result.resolution.kind.value
             self.resolutions[kind] = self.resolutions.get(kind, 0) + 1
+            for bias in result.resolution.unremoved:
+                self.unremoved[bias] = self.unremoved.get(bias, 0) + 1
         self.flips += int(result.flipped)
         self.flagged += int(bool(result.flagged))
         self.usage = self.usage.add(result.usage)
@@ -95,6 +100,9 @@ class Summary(BaseModel):
             paths = ", ".join(f"{RESOLUTION_WORDS.get(k, k)} {self.resolutions[k]}"
                               for k in sorted(self.resolutions, key=_path_rank))
             lines.append(f"final verdict from: {paths}")
+        if self.unremoved:
+            left = ", ".join(f"{b} {n}" for b, n in sorted(self.unremoved.items()))
+            lines.append(f"bias found but no probe could remove it (configure --rewriter for length/tone): {left}")
         if self.labelled:
             n = self.labelled
             lines.append(f"accuracy on {n} labelled items: judge alone {self.right_before / n:.2f} "

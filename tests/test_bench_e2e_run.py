@@ -153,7 +153,7 @@ def test_cli_on_a_data_suite_with_a_scripted_judge(tmp_path: Path, capsys: pytes
                  "--quiet"]) == 0
     assert json.loads(out.read_text())["groups"] == report["groups"]
     table = render_table([report])
-    assert table.count("| llmbar |") == 4  # three subsets and the pooled row
+    assert table.count("| llmbar (scripted:position=1) |") == 4  # three subsets and the pooled row
     assert "0.00 → 1.00" in table
     rows = [line for line in table.splitlines() if line.startswith("|")]
     assert len({row.count("|") for row in rows}) == 1  # header, rule and rows line up

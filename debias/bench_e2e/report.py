@@ -52,8 +52,10 @@ def table_rows(report: dict[str, Any], *, include_all: bool = True) -> list[str]
         r = block["rates"]
         ctrl = block["control_check"]["ok"]
         cost = block["cost"]["per_item"]
+        judge = report.get("judge", "")
+        name = report["suite"] if judge in ("", "scripted") else f"{report['suite']} ({judge})"
         rows.append(
-            f"| {report['suite']} | {group} | {block['cases']} | "
+            f"| {name} | {group} | {block['cases']} | "
             f"{_arrow(r, 'accuracy_d_before', 'accuracy_d_after')} | "
             f"{_arrow(r, 'accuracy_bias_before', 'accuracy_bias_after')} | "
             f"{_arrow(r, 'accuracy_bias_half_before', 'accuracy_bias_half_after')} | "

@@ -312,7 +312,6 @@ PRESETS: dict[str, Callable[[], Responder]] = {
     "position": PositionBiased,
     "cue": CueFollowing,
     "fair": ContentFair,
-    "stubborn-cue": StubbornCue,
     "flaky": Flaky,
     "error500": always_500,
     "slow": Slow,
