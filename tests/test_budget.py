@@ -346,3 +346,45 @@ def test_batch_summary_reports_the_estimate_and_resume_continues_the_run(tmp_pat
     assert probed(split) == probed(whole)  # the resumed run sampled exactly as the uninterrupted one
     assert s2.budget.calls == s1.budget.calls
 
+
+
+def long_wrong(n: int) -> list[Item]:
+    """A bare correct number against a long, worked, wrong answer (the RBD verbosity shape)."""
+    out = []
+    for k in range(n):
+        a, b = 12 + k % 40, 31 + (3 * k) % 47
+        worked = (f"We add {a} and {b} step by step: first the ones, then the tens, carrying where "
+                  f"needed, and checking each partial sum twice. The total is {a + b + 7}.")
+        gold = k % 2
+        cands = [str(a + b), worked] if gold == 0 else [worked, str(a + b)]
+        out.append(Item(id=f"v{k}", task="pairwise", instruction=f"What is {a} + {b}?", candidates=cands,
+                        label=gold))
+    return out
+
+
+def test_auto_stops_asking_a_judge_that_ignores_feedback_on_offline_evidence():
+    items = long_wrong(150)
+    stubborn = ScriptedJudge(Biases(verbosity=1.0, compliance=0.0))
+    debiaser = Debiaser(stubborn, ["verbosity"], max_rounds=2, budget="auto")
+    results = [debiaser.judge(it) for it in items]
+    assert all(r.rounds[0].findings[0].actionable for r in results)  # the offline rule flags every one
+    asked = sum(len(r.rounds) > 1 for r in results)
+    skipped = [p for r in results for p in r.probes if p.key.endswith(":revision") and p.skipped]
+    assert asked < 0.5 * len(items) and len(skipped) == len(items) - asked
+    assert all("offline evidence only" in p.skipped for p in skipped)
+    rev = debiaser.budget_run.report().revisions["revision:verbosity"]
+    assert rev.biased == 0 and rev.sampled == asked
+    # A judge that does revise keeps being asked.
+    compliant = Debiaser(ScriptedJudge(Biases(verbosity=1.0, compliance=1.0)), ["verbosity"], budget="auto")
+    fixed = [compliant.judge(it) for it in items]
+    assert all(r.verdict.choice == it.label for r, it in zip(fixed, items, strict=True))
+
+
+def test_wrap_takes_a_budget():
+    import debias
+
+    with pytest.raises(ConfigError, match=r"0\.5"):
+        debias.wrap(lambda q, a, b: "A", budget=0.5)
+    fn = debias.wrap(lambda q, a, b: "A", detectors=["position"], budget=1)
+    assert fn("Q?", "first", "second") == "A"
+    assert fn.debiaser.budget_run.report().calls == 1
