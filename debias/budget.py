@@ -559,16 +559,30 @@ class BudgetRun:
 
     # ---------------------------------------------------------------- resume
     def replay(self, result: Result) -> None:
-        """Account for an item finished in an earlier session of the same run (resume)."""
-        calls = len(result.rounds) + sum(1 for p in result.probes if not p.cached and p.skipped is None
-                                         and (p.verdict is not None or p.error is not None))
+        """Account for an item finished in an earlier session of the same run (resume).
+
+        Restores the allowance (items, calls, paid-first calls) and the bias-rate
+        estimates from the item's probe records; the estimates of revisions asked on
+        offline evidence restart (the records do not say which revisions were sampled).
+        """
+        made = [p for p in result.probes if not p.cached and p.skipped is None
+                and (p.verdict is not None or p.error is not None)]
         gates = {p.detector: p.gate for p in result.probes if p.key.startswith("r0:") and p.gate}
+        revisions = max(len(result.rounds) - 1, 0)
         with self._lock:
             self.items += 1
-            self.calls += max(calls, 1)
+            self.calls += max(len(result.rounds), 1) + len(made)
+            self.revisions_run += revisions
+            self.priority_calls += revisions + sum(1 for p in made if p.gate in ("signal", "recheck", "resolution"))
+            self.demand_calls += sum(1 for p in made if p.gate == "sample")
             for p in result.probes:
-                if p.skipped is not None:
+                if p.skipped is None:
+                    continue
+                if p.key.endswith(":revision") and p.detector == "budget":
+                    self.revisions_skipped += 1
+                else:
                     self.probes_skipped += 1
+                    self.demand_calls += int("not sampled" in p.skipped)
         if result.rounds:
             for f in result.rounds[0].findings:
                 gate = gates.get(f.detector)

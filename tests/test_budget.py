@@ -388,3 +388,14 @@ def test_wrap_takes_a_budget():
     fn = debias.wrap(lambda q, a, b: "A", detectors=["position"], budget=1)
     assert fn("Q?", "first", "second") == "A"
     assert fn.debiaser.budget_run.report().calls == 1
+
+
+def test_resumed_numeric_run_keeps_the_average(tmp_path: Path):
+    items = sums(60, cue_every=2)
+    out = tmp_path / "out.jsonl"
+    judge1, judge2 = ScriptedJudge(Biases(cue=0.8, position=0.4)), ScriptedJudge(Biases(cue=0.8, position=0.4))
+    run_batch(items[:30], Debiaser(judge1, budget=1.5), out, concurrency=4, progress=False)
+    s2 = run_batch(items, Debiaser(judge2, budget=1.5), out, concurrency=4, progress=False)
+    assert s2.budget.items == 60
+    assert len(judge1.calls) + len(judge2.calls) <= 1.5 * 60
+    assert s2.budget.calls == len(judge1.calls) + len(judge2.calls)
