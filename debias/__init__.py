@@ -10,16 +10,34 @@ Quickstart::
 from debias.judges import ChatJudge, FunctionJudge, JudgeRequest, ScriptedJudge, create_judge
 from debias.loop import Debiaser, decide
 from debias.runner import arun_batch, run_batch
-from debias.types import Finding, Item, Result, Round, Status, Usage, Verdict
+from debias.types import (
+    Action,
+    Decision,
+    Finding,
+    Item,
+    Reason,
+    Resolution,
+    ResolutionKind,
+    Result,
+    Round,
+    Status,
+    Usage,
+    Verdict,
+)
 from debias.wrap import wrap
 
 __all__ = [
+    "Action",
     "ChatJudge",
     "Debiaser",
+    "Decision",
     "Finding",
     "FunctionJudge",
     "Item",
     "JudgeRequest",
+    "Reason",
+    "Resolution",
+    "ResolutionKind",
     "Result",
     "Round",
     "ScriptedJudge",

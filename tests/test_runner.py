@@ -159,3 +159,13 @@ def test_summary_counts_resolution_paths_and_never_calls_aggregation_a_revision(
             f"{right_after / labelled:.2f} ({right_after}/{labelled})") in text
     unremoved = sum(bool(r["result"]["resolution"]["unremoved"]) for r in records)
     assert ("no probe could remove it" in text) == (unremoved > 0)
+
+
+def test_summary_without_labels_reports_no_accuracy(tmp_path):
+    items = [Item(id=f"u{k}", task="pairwise", instruction="q", candidates=["a", "b"]) for k in range(3)]
+    summary = run_batch(items, Debiaser(ScriptedJudge(position=1.0, compliance=0.0), ["position"]),
+                        tmp_path / "o.jsonl", progress=False)
+    text = summary.render()
+    assert summary.labelled == 0 and "accuracy on" not in text
+    assert summary.resolutions == {"tie": 3} and summary.statuses == {"unresolved": 3}
+    assert "tie (counterfactual evidence disagrees) 3" in text
