@@ -7,6 +7,7 @@ Quickstart::
     result = debiaser.judge(Item(id="1", task="pairwise", instruction="...", candidates=["a", "b"]))
 """
 
+from debias.budget import Budget
 from debias.judges import ChatJudge, FunctionJudge, JudgeRequest, ScriptedJudge, create_judge
 from debias.loop import Debiaser, decide
 from debias.runner import arun_batch, run_batch
@@ -28,6 +29,7 @@ from debias.wrap import wrap
 
 __all__ = [
     "Action",
+    "Budget",
     "ChatJudge",
     "Debiaser",
     "Decision",
