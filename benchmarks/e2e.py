@@ -37,6 +37,8 @@ RUNS_DIR = Path("benchmarks") / "runs"  # git-ignored; the package writes only w
 RUNS: dict[str, list[str]] = {
     "sanity": ["--suite", "sanity", "--limit", "100", "--json", str(RESULTS / "e2e_sanity.json"),
                "--run-dir", str(RUNS_DIR / "sanity-scripted")],
+    "rbd-bias4-stubborn-cue": ["--suite", "rbd-bias4", "--judge", "scripted:cue=1,compliance=0", "--limit", "20",
+                               "--json", str(RESULTS / "e2e_rbd-bias4_scripted-cue-1-compliance-0.json")],
     "rbd-bias4": ["--suite", "rbd-bias4", *LOCAL, "--limit", "12",
                   "--json", str(RESULTS / "e2e_rbd-bias4_smollm2.json"),
                   "--run-dir", str(RUNS_DIR / "rbd-bias4-smollm2")],
@@ -105,7 +107,10 @@ alone) → after (the middleware's final verdict); consistency = correct on both
 detection precision/recall against the derived gold label (right on D, wrong on D_bias);
 over-correction = share of cases right before and wrong after; control D = accuracy on D
 after wrapping is not below the lower 95% bound of the judge's own accuracy on D; calls
-and seconds per judged item. A tie counts as wrong.
+and seconds per judged item. A tie counts as wrong in the accuracy columns; "tie = ½" counts
+it as half right (what a fair coin would score, without flipping one), and "ties" is the
+share of D_bias verdicts that are ties. Summaries written before these two columns existed
+show n/a there.
 """
 
 
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.table_only:
         for name in args.only or list(RUNS):
-            if SUITES[name].needs_data and not resolve_data_dir().exists():
+            if SUITES[RUNS[name][1]].needs_data and not resolve_data_dir().exists():
                 print(f"skipping {name}: no benchmark data at {resolve_data_dir()}", file=sys.stderr)
                 continue
             print(f"$ debias bench e2e {' '.join(RUNS[name])}", flush=True)

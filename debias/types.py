@@ -35,10 +35,24 @@ CANDIDATE_LIMITS: dict[str, tuple[int, int]] = {
 
 
 class Status(str, Enum):
-    """Outcome of debiasing one item."""
+    """Outcome of debiasing one item. A status never claims more than happened.
+
+    Attributes:
+        CLEAN: No actionable bias on the judge's first verdict; it is final.
+        REVISED: The judge revised its verdict after feedback and the revision passed the
+            detectors; the judge's own revision is final.
+        RESOLVED: Bias was found and the judge did not comply (it repeated or
+            oscillated, the rounds ran out, or the policy is ``aggregate``); the final
+            verdict is the judge's verdict with every detected bias factor removed
+            (counterfactual probes, see :class:`Resolution`).
+        UNRESOLVED: Bias was found and the counterfactual evidence disagrees (a tie), or
+            no probe could remove a detected factor (the judge's last verdict is kept).
+        ERROR: The judge failed on the first judgement (or the item raised).
+    """
 
     CLEAN = "clean"
     REVISED = "revised"
+    RESOLVED = "resolved"
     UNRESOLVED = "unresolved"
     ERROR = "error"
 
@@ -286,6 +300,99 @@ class Feedback(BaseModel):
     text: str
 
 
+class Action(str, Enum):
+    """What the loop does after a round (see :func:`debias.loop.decide`)."""
+
+    ACCEPT = "accept"
+    REVISE = "revise"
+    RESOLVE = "resolve"
+    RAISE = "raise"
+
+
+class Reason(str, Enum):
+    """Why a round ended as it did, and why the loop stopped.
+
+    Attributes:
+        NO_BIAS: No actionable finding (a first verdict, or a revision that complied).
+        FLAGGED_ONLY: Only ``flag``-policy findings: the verdict stands, flagged.
+        BIAS_FOUND: Bias found; the judge gets feedback (action ``revise``).
+        AGGREGATE_POLICY: Bias found by ``aggregate``-policy detectors only: resolve
+            counterfactually without asking the judge to revise.
+        UNCHANGED: The revision repeated the previous verdict (feedback ignored).
+        OSCILLATION: The revision went back to an earlier verdict.
+        MAX_ROUNDS: The revision rounds are spent.
+        RAISE_POLICY: A ``raise``-policy detector found bias.
+        JUDGE_FAILED: The first judgement failed.
+        REVISION_FAILED: A revision request failed (the judge could not comply).
+        EXCEPTION: An unexpected exception ended the item (recorded by the runner).
+        LEGACY: Read from an old record whose free-text reason has no equivalent.
+    """
+
+    NO_BIAS = "no_bias"
+    FLAGGED_ONLY = "flagged_only"
+    BIAS_FOUND = "bias_found"
+    AGGREGATE_POLICY = "aggregate_policy"
+    UNCHANGED = "unchanged"
+    OSCILLATION = "oscillation"
+    MAX_ROUNDS = "max_rounds"
+    RAISE_POLICY = "raise_policy"
+    JUDGE_FAILED = "judge_failed"
+    REVISION_FAILED = "revision_failed"
+    EXCEPTION = "exception"
+    LEGACY = "legacy"
+
+
+#: Free-text reasons of records written before :class:`Reason` existed.
+_LEGACY_REASONS: dict[str, Reason] = {
+    "no actionable bias": Reason.NO_BIAS, "flagged only": Reason.FLAGGED_ONLY,
+    "bias found": Reason.BIAS_FOUND, "aggregate policy": Reason.AGGREGATE_POLICY,
+    "revision changed nothing": Reason.UNCHANGED, "oscillation": Reason.OSCILLATION,
+    "max_rounds": Reason.MAX_ROUNDS, "judge failed": Reason.JUDGE_FAILED,
+    "revision failed": Reason.REVISION_FAILED, "exception": Reason.EXCEPTION,
+    "bias found by a detector with policy 'raise'": Reason.RAISE_POLICY,
+    "bias detected (policy raise)": Reason.RAISE_POLICY,
+}
+_LEGACY_ACTIONS = {"accept": Action.ACCEPT, "revise": Action.REVISE, "aggregate": Action.RESOLVE,
+                   "unresolved": Action.RESOLVE, "raise": Action.RAISE}
+
+
+def legacy_reason(text: str) -> Reason:
+    """The :class:`Reason` of an old free-text reason (``aggregated (max_rounds)``, ...)."""
+    text = text.strip()
+    if text.startswith("aggregated (") and text.endswith(")"):
+        text = text[len("aggregated ("):-1]
+    text = text.split(":", 1)[0].strip() if text.startswith("revision failed") else text
+    return _LEGACY_REASONS.get(text, Reason.LEGACY)
+
+
+class Decision(BaseModel):
+    """What :func:`debias.loop.decide` returned after a round (recorded on the round).
+
+    Attributes:
+        action: ``accept``, ``revise``, ``resolve`` (stop; the counterfactual decides) or
+            ``raise``.
+        reason: Why.
+        detectors: Names of the detectors whose findings are behind the decision (sorted).
+        biases: Their bias types (sorted, unique).
+        findings: The findings themselves (in memory only: the round records them).
+    """
+
+    action: Action
+    reason: Reason
+    detectors: list[str] = Field(default_factory=list)
+    biases: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        if isinstance(data, str):  # "action: reason", as records before 0.3 wrote it
+            action, _, reason = data.partition(":")
+            return {"action": _LEGACY_ACTIONS.get(action.strip(), Action.ACCEPT),
+                    "reason": legacy_reason(reason)}
+        return data
+
+
 class Round(BaseModel):
     """One iteration of the judge → detect → decide loop.
 
@@ -293,15 +400,87 @@ class Round(BaseModel):
         index: 0 for the first judgement, then 1, 2, ... for revisions.
         verdict: The verdict produced in this round.
         findings: Findings of every detector on this verdict.
-        decision: What ``decide`` returned after this round.
+        decision: What ``decide`` returned after this round (None: the round failed).
         feedback: Feedback sent to the judge for the next round, if any.
     """
 
     index: int
     verdict: ValidVerdict
     findings: list[Finding] = Field(default_factory=list)
-    decision: str = ""
+    decision: Decision | None = None
     feedback: Feedback | None = None
+
+    @field_validator("decision", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+
+class ResolutionKind(str, Enum):
+    """How the final verdict was reached.
+
+    Attributes:
+        ACCEPTED: The judge's first verdict, with no actionable bias.
+        REVISED: The judge's own revision after feedback, which passed the detectors.
+        COUNTERFACTUAL: The judge's verdict in the one condition with every detected
+            bias factor removed (e.g. the same item without the cue).
+        AGGREGATE: The judge's verdicts with every detected factor removed, in several
+            display orders, combined (mean preference, or a majority of orders).
+        TIE: The counterfactual verdicts disagree: no candidate is supported.
+        KEPT: Bias was found but no probe could remove it (no rewriter, failed probes):
+            the judge's last verdict is kept, status ``unresolved``.
+    """
+
+    ACCEPTED = "accepted"
+    REVISED = "revised"
+    COUNTERFACTUAL = "counterfactual"
+    AGGREGATE = "aggregate"
+    TIE = "tie"
+    KEPT = "kept"
+
+
+class Rule(str, Enum):
+    """How counterfactual verdicts were combined.
+
+    Attributes:
+        SINGLE: One counterfactual verdict, taken as it is.
+        MEAN_PROBS: The mean preference distribution over display orders (argmax).
+        MAJORITY: A strict majority of the display orders chose the same candidate.
+        DISAGREE: The orders chose different candidates (a tie).
+        SAME_SLOT: Every order's verdict went to the same display slot: the judge follows
+            the slot, so its verdicts carry no information about the candidates (a tie).
+        NO_EVIDENCE: No counterfactual verdict could be obtained.
+    """
+
+    SINGLE = "single"
+    MEAN_PROBS = "mean_probs"
+    MAJORITY = "majority"
+    DISAGREE = "disagree"
+    SAME_SLOT = "same_slot"
+    NO_EVIDENCE = "no_evidence"
+
+
+class Resolution(BaseModel):
+    """How the final verdict was reached, and what it rests on.
+
+    Attributes:
+        kind: ``accepted`` | ``revised`` | ``counterfactual`` | ``aggregate`` | ``tie`` |
+            ``kept``.
+        probes: Keys of the verdicts it rests on, as in ``Result.probes`` (``r0`` is
+            round 0's own verdict, ``r0:no_cue`` a detector's probe, ``cf:...`` a joint
+            probe planned by the resolution).
+        removed: Bias factors removed in the counterfactual condition (``cue``,
+            ``order``, ``rewrite:equalize_length``, ``candidates``).
+        unremoved: Bias types detected that no probe could remove.
+        rule: How several counterfactual verdicts were combined (None for accepted or
+            revised verdicts).
+    """
+
+    kind: ResolutionKind
+    probes: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    unremoved: list[str] = Field(default_factory=list)
+    rule: Rule | None = None
 
 
 class ProbeRecord(BaseModel):
@@ -313,6 +492,11 @@ class ProbeRecord(BaseModel):
         verdict: The verdict obtained (None on error).
         cached: Whether it was answered from the per-item probe cache.
         error: Error message when the probe failed.
+        skipped: Why the probe was not made (a probe budget, see :mod:`debias.budget`);
+            None for probes that were made.
+        gate: Under a probe budget, why the probe was made: ``signal`` (an offline signal
+            said the verdict may be biased), ``sample`` (the item was in the sample that
+            estimates the judge's bias rate) or ``recheck`` (a revised verdict).
     """
 
     key: str
@@ -320,6 +504,8 @@ class ProbeRecord(BaseModel):
     verdict: ValidVerdict | None = None
     cached: bool = False
     error: str | None = None
+    skipped: str | None = None
+    gate: str | None = None
 
 
 class Result(BaseModel):
@@ -327,25 +513,52 @@ class Result(BaseModel):
 
     Attributes:
         verdict: The final verdict (None on error).
-        status: ``clean`` | ``revised`` | ``unresolved`` | ``error``.
-        stop_reason: Why the loop stopped.
+        status: ``clean`` | ``revised`` | ``resolved`` | ``unresolved`` | ``error``.
+        stop: Why the loop stopped.
+        resolution: How the final verdict was reached and the probes it rests on (None
+            on error).
         rounds: Every round, in order.
         probes: Every probe made.
         flagged: Bias types flagged by ``flag``-policy detectors on the final verdict.
         usage: Total model usage (judge, probes and detectors).
-        error: Error message when status is ``error``.
+        error: Error message when status is ``error``, or the failed revision's error.
         elapsed_s: Wall time spent on the item.
+
+    Records written before ``stop`` and ``resolution`` existed (a free-text
+    ``stop_reason``) are still read: the reason is mapped to :class:`Reason`, and an old
+    ``revised`` status whose verdict was aggregated becomes ``resolved``.
     """
 
     verdict: ValidVerdict | None = None
     status: Status
-    stop_reason: str = ""
+    stop: Reason = Reason.NO_BIAS
+    resolution: Resolution | None = None
     rounds: list[Round] = Field(default_factory=list)
     probes: list[ProbeRecord] = Field(default_factory=list)
     flagged: list[str] = Field(default_factory=list)
     usage: Usage = NO_USAGE
     error: str | None = None
     elapsed_s: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "stop_reason" not in data:
+            return data
+        data = dict(data)
+        text = str(data.pop("stop_reason") or "")
+        data.setdefault("stop", legacy_reason(text))
+        aggregated = text.startswith("aggregated (")
+        if aggregated and data.get("status") == Status.REVISED.value:
+            data["status"] = Status.RESOLVED.value
+        if "resolution" not in data and data.get("status") != Status.ERROR.value:
+            verdict = data.get("verdict") or {}
+            tie = bool(verdict.get("tie")) if isinstance(verdict, dict) else False
+            kind = (ResolutionKind.TIE if tie and aggregated else ResolutionKind.AGGREGATE if aggregated
+                    else {Status.CLEAN.value: ResolutionKind.ACCEPTED,
+                          Status.REVISED.value: ResolutionKind.REVISED}.get(data.get("status"), ResolutionKind.KEPT))
+            data["resolution"] = {"kind": kind}
+        return data
 
     @property
     def flipped(self) -> bool:

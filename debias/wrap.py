@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from debias.budget import Budget
 from debias.contract import AnyDetector
 from debias.errors import ConfigError, JudgeError
 from debias.judges.function import Convention, FunctionJudge
@@ -34,13 +35,13 @@ class DebiasedFunction:
 
     def __init__(self, fn: Callable[..., Any], *, detectors: Sequence[AnyDetector | str] | str,
                  max_rounds: int, convention: Convention, name: str | None,
-                 rewriter: Rewriter | None) -> None:
+                 rewriter: Rewriter | None, budget: Budget | str | float | None = None) -> None:
         self.judge = FunctionJudge(fn, name=name, convention=convention)
         if self.judge.convention == "messages":
             raise ConfigError("wrap() needs a function taking (instruction, a, b) or "
                               "(instruction, candidates); for a chat function use "
                               "Debiaser(FunctionJudge(fn)) with Item records")
-        self.debiaser = Debiaser(self.judge, detectors, max_rounds=max_rounds, rewriter=rewriter)
+        self.debiaser = Debiaser(self.judge, detectors, max_rounds=max_rounds, rewriter=rewriter, budget=budget)
         self._is_async = inspect.iscoroutinefunction(fn)
         self._counter = 0
         functools.update_wrapper(self, fn)
@@ -94,16 +95,18 @@ class DebiasedFunction:
 def wrap(fn: Callable[..., Any] | None = None, *,
          detectors: Sequence[AnyDetector | str] | str = DEFAULT_DETECTORS, max_rounds: int = 2,
          convention: Convention = "auto", name: str | None = None,
-         rewriter: Rewriter | None = None) -> Any:
+         rewriter: Rewriter | None = None, budget: Budget | str | float | None = None) -> Any:
     """Decorate a judge function so its verdicts are debiased.
 
-    Usable bare (``@wrap``) or configured (``@wrap(detectors=[...], max_rounds=2)``).
+    Usable bare (``@wrap``) or configured (``@wrap(detectors=[...], max_rounds=2)``;
+    ``budget="auto"`` or a number of judge calls per call on average, see
+    :mod:`debias.budget`: the decorated function's calls form one run).
     Call the result with an extra ``cue=`` keyword to show a cue, ``item_id=`` to name
     the record.
     """
 
     def deco(f: Callable[..., Any]) -> DebiasedFunction:
         return DebiasedFunction(f, detectors=detectors, max_rounds=max_rounds,
-                                convention=convention, name=name, rewriter=rewriter)
+                                convention=convention, name=name, rewriter=rewriter, budget=budget)
 
     return deco(fn) if fn is not None else deco

@@ -97,6 +97,22 @@ class BandwagonDetector:
         """The recognised cue of the item, or None."""
         return self.patterns.parse(ctx.item.cue, ctx.item.n)
 
+    #: Under a probe budget the ``no_cue`` probe is made only with a signal: a verdict
+    #: against the cue cannot have been swayed by it (the live rule flags only a verdict
+    #: that follows the cue), so sampling such verdicts could never show bias.
+    signal_required = True
+
+    def signal(self, ctx: DetectContext) -> str | None:
+        """Offline signal for a probe budget: the verdict follows a shown, recognised cue."""
+        v = ctx.verdict
+        if ctx.item.task == "score" or not ctx.shows_cue or v.tie or v.choice is None:
+            return None
+        cue = self.cue(ctx)
+        endorsed = None if cue is None else cue.endorsed(ctx.order)
+        if endorsed is None or endorsed != v.choice:
+            return None
+        return "the verdict follows the shown cue"
+
     def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
         if ctx.item.task == "score" or not ctx.shows_cue:
             return []

@@ -58,6 +58,15 @@ class PositionDetector:
         # million pairs sees a few dozen patterns. Findings are immutable, so they are shared.
         self._memo: BoundedCache[tuple[object, ...], Finding] = BoundedCache(4096)
 
+    def signal(self, ctx: DetectContext) -> str | None:
+        """Offline signal for a probe budget: none of its own.
+
+        Whether a verdict follows the display slot shows only in another order; a probe
+        budget samples the order probes (and always makes them when the verdict's own
+        preference margin is low, a signal the loop reads from any verdict).
+        """
+        return None
+
     def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
         item = ctx.item
         if item.task == "score":

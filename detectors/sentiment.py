@@ -107,6 +107,16 @@ class SentimentDetector:
         lo = min(tones)
         return max(tones) - lo >= self.min_spread and tones[chosen] - lo >= self.min_gap
 
+    def signal(self, ctx: DetectContext) -> str | None:
+        """Offline signal for a probe budget: the chosen candidate is worded clearly more positively."""
+        v, item = ctx.verdict, ctx.item
+        if item.task == "score" or v.choice is None or v.tie:
+            return None
+        tones = self.scorer.tones(item.candidates)
+        if not self._asymmetric(tones, v.choice):
+            return None
+        return f"the chosen candidate's tone is {tones[v.choice] - min(tones):.2f} above the most negative one"
+
     def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
         v, item = ctx.verdict, ctx.item
         if ctx.mode != "live" or not ctx.can_rewrite or item.task == "score" or v.choice is None or v.tie:

@@ -111,6 +111,16 @@ class VerbosityDetector:
     def _longer(self, ratio: float, extra: float) -> bool:
         return ratio >= self.min_ratio and extra >= self.min_extra_tokens
 
+    def signal(self, ctx: DetectContext) -> str | None:
+        """Offline signal for a probe budget: the chosen candidate is clearly the longer one."""
+        v, item = ctx.verdict, ctx.item
+        if item.task == "score" or v.choice is None or v.tie:
+            return None
+        cmp = compare_lengths(item.candidates, v.choice)
+        if not self._longer(cmp.ratio, cmp.extra_tokens):
+            return None
+        return f"the chosen candidate is {cmp.ratio:.1f}x as long as the rejected ones"
+
     def plan(self, ctx: DetectContext) -> list[ProbeSpec]:
         v, item = ctx.verdict, ctx.item
         if ctx.mode != "live" or not ctx.can_rewrite or item.task == "score" or v.choice is None or v.tie:

@@ -7,7 +7,17 @@ import pytest
 from debias.bench_e2e.cases import Case, make_item
 from debias.bench_e2e.metrics import control_check, cost_summary, flag_rates, group_report, rates
 from debias.bench_e2e.outcomes import CaseOutcome, ItemCost, outcome
-from debias.types import Evidence, Finding, ProbeRecord, Result, Round, Status, Usage, Verdict
+from debias.types import (
+    Evidence,
+    Finding,
+    ProbeRecord,
+    Reason,
+    Result,
+    Round,
+    Status,
+    Usage,
+    Verdict,
+)
 
 FLAGS = ("d_before", "d_after", "b_before", "b_after", "agree_before", "agree_after", "detected")
 
@@ -33,6 +43,19 @@ HAND = [
 ]
 
 
+def test_ties_count_half_in_the_tie_as_half_accuracy_and_zero_in_the_strict_one() -> None:
+    # 4 cases on D_bias: wrong before in all; after: 1 right, 2 ties, 1 wrong; D: 1 tie before
+    outs = [oc("TTFTFFF", i=0), oc("TTFFFFF", i=1, tie_b=True), oc("TTFFFFF", i=2, tie_b=True),
+            oc("TTFFFFF", i=3)]
+    outs[3] = outs[3].model_copy(update={"tie_d_before": True, "d_before": False, "d_after": False})
+    r = {k: v.value for k, v in rates(outs, scope="t", n_boot=0).items()}
+    assert r["accuracy_bias_after"] == pytest.approx(0.25)
+    assert r["accuracy_bias_half_after"] == pytest.approx((1 + 0.5 * 2) / 4)
+    assert r["tie_rate_bias_after"] == pytest.approx(0.5) and r["tie_rate_bias_before"] == 0.0
+    assert r["accuracy_d_half_before"] == pytest.approx((3 + 0.5) / 4)
+    assert r["tie_rate_d_before"] == pytest.approx(0.25)
+
+
 def test_rates_match_hand_computed_values() -> None:
     outs = [oc(s, i=k) for k, s in enumerate(HAND)]
     r = {k: v.value for k, v in rates(outs, scope="t", n_boot=0).items()}
@@ -49,6 +72,10 @@ def test_rates_match_hand_computed_values() -> None:
         "detection_precision": 1 / 3, "detection_recall": 1 / 2, "detection_f1": 0.4,
         "detection_accuracy": 0.7, "flag_rate_bias": 0.3, "flag_rate_d": 0.0,
         "tie_rate_d_after": 0.0, "tie_rate_bias_after": 0.0,
+        "tie_rate_d_before": 0.0, "tie_rate_bias_before": 0.0,
+        # no ties: tie-as-half accuracy equals the strict one
+        "accuracy_d_half_before": 0.8, "accuracy_d_half_after": 0.8,
+        "accuracy_bias_half_before": 0.7, "accuracy_bias_half_after": 0.8,
     }
     assert set(expect) == set(r)
     for name, value in expect.items():
@@ -130,7 +157,7 @@ def _finding(bias: str, detected: bool, status: str = "ok", usage: Usage | None 
 
 def _result(first: Verdict, final: Verdict | None, findings: list[Finding],
             probes: list[ProbeRecord] | None = None, status: Status = Status.REVISED) -> Result:
-    return Result(verdict=final, status=status, stop_reason="test",
+    return Result(verdict=final, status=status,
                   rounds=[Round(index=0, verdict=first, findings=findings)],
                   probes=probes or [], elapsed_s=1.5)
 
@@ -160,7 +187,7 @@ def test_outcome_derives_the_bias_label_and_counts_ties_as_wrong() -> None:
 
 def test_outcome_of_an_error_and_costs() -> None:
     case = _case()
-    err = Result(status=Status.ERROR, stop_reason="judge failed", error="JudgeError: down")
+    err = Result(status=Status.ERROR, stop=Reason.JUDGE_FAILED, error="JudgeError: down")
     probes = [ProbeRecord(key="r0:swap", detector="position",
                           verdict=_v(1, [1, 0], usage=Usage(calls=1, prompt_tokens=5))),
               ProbeRecord(key="r1:swap", detector="position", verdict=_v(1, [1, 0]), cached=True),

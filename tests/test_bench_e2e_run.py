@@ -9,11 +9,18 @@ import pytest
 
 from debias.bench_e2e.report import render_table
 from debias.bench_e2e.runner import RESULTS, SESSIONS, E2EConfig, judge_slug, run_e2e
+from debias.bench_e2e.sanity import SANITY_GROUPS
 from debias.cli import main
 from debias.errors import ConfigError
 from tests.test_bench_e2e_suites import write_llmbar
 
 BIASED = ("position", "bandwagon", "verbosity", "sentiment")
+G = len(SANITY_GROUPS)
+#: Judges that ignore feedback (all or half of the time), alone or with a second (position) bias,
+#: whose counterfactual probes carry the information: the final verdict must be right.
+NON_COMPLIANT = ("position-stubborn", "bandwagon-stubborn", "bandwagon-half", "verbosity-stubborn",
+                 "verbosity-half", "sentiment-stubborn", "sentiment-half", "cue+position",
+                 "verbosity+position", "sentiment+position")
 
 
 def _cfg(tmp_path: Path, **kw: object) -> E2EConfig:
@@ -25,7 +32,8 @@ def _cfg(tmp_path: Path, **kw: object) -> E2EConfig:
 def test_sanity_suite_recovers_injected_bias_without_over_correction(tmp_path: Path) -> None:
     report = run_e2e(_cfg(tmp_path))
     assert json.loads((tmp_path / "s.json").read_text())["sample"] == report["sample"]
-    assert report["sample"] == {g: 6 for g in (*BIASED, "clean")}
+    assert report["sample"] == {g: 6 for g in SANITY_GROUPS}
+    assert report["rewriter"] == "ScriptedRewriter"
     assert report["detectors"] == "position,bandwagon,verbosity,sentiment"
     for group in BIASED:
         r = report["groups"][group]["rates"]
@@ -35,6 +43,8 @@ def test_sanity_suite_recovers_injected_bias_without_over_correction(tmp_path: P
         assert r["accuracy_bias_after"]["value"] == 1.0, group
         assert r["consistency_after"]["value"] == 1.0, group
     for group, block in report["groups"].items():
+        if group in ("position-slot", "position-half"):
+            continue  # a slot follower's right answers are luck; see the test below
         r = block["rates"]
         assert r["over_correction_d"]["value"] == 0.0, group
         assert r["over_correction_bias"]["value"] == 0.0, group
@@ -52,15 +62,36 @@ def test_sanity_suite_recovers_injected_bias_without_over_correction(tmp_path: P
     assert "position_consistency_after" not in report["groups"]["bandwagon"]["rates"]
 
 
+def test_judges_that_ignore_feedback_get_the_counterfactual_verdict(tmp_path: Path) -> None:
+    report = run_e2e(_cfg(tmp_path, limit=8))
+    for group in NON_COMPLIANT:
+        block = report["groups"][group]
+        r = block["rates"]
+        assert r["accuracy_bias_before"]["value"] < 1.0, group
+        assert r["accuracy_bias_after"]["value"] == 1.0, group
+        assert r["accuracy_d_after"]["value"] == 1.0, group
+        assert r["tie_rate_bias_after"]["value"] == 0.0, group
+        assert block["status"]["D_bias"].get("resolved", 0) > 0, group
+    # stubborn judges never revise; the resolution says where each final verdict came from
+    assert set(report["groups"]["sentiment-stubborn"]["resolution"]["D_bias"]) <= {"accepted", "aggregate",
+                                                                                     "counterfactual"}
+    # a judge that always answers the first slot carries no information: ties, not coin flips
+    slot = report["groups"]["position-slot"]
+    assert slot["resolution"] == {"D": {"tie": 8}, "D_bias": {"tie": 8}}
+    assert slot["rates"]["tie_rate_bias_after"]["value"] == 1.0
+    assert slot["rates"]["accuracy_bias_half_after"]["value"] == 0.5
+    assert slot["status"]["D_bias"] == {"unresolved": 8}
+
+
 def test_runs_resume_and_a_larger_limit_extends_the_sample(tmp_path: Path) -> None:
     first = run_e2e(_cfg(tmp_path, limit=3))
-    assert first["wall_time"]["items_judged"] == 30
+    assert first["wall_time"]["items_judged"] == 6 * G
     second = run_e2e(_cfg(tmp_path, limit=5))
     sessions = [json.loads(x) for x in (tmp_path / "run" / SESSIONS).read_text().splitlines()]
-    assert [s["items"] for s in sessions] == [30, 20]
-    assert sessions[1]["resumed"] == 30
+    assert [s["items"] for s in sessions] == [6 * G, 4 * G]
+    assert sessions[1]["resumed"] == 6 * G
     lines = (tmp_path / "run" / RESULTS).read_text().splitlines()
-    assert len(lines) == 50 and len({json.loads(x)["id"] for x in lines}) == 50
+    assert len(lines) == 10 * G and len({json.loads(x)["id"] for x in lines}) == 10 * G
     assert second["sample"]["position"] == 5
     again = run_e2e(_cfg(tmp_path, limit=5))
     assert again["groups"]["position"]["rates"] == second["groups"]["position"]["rates"]
@@ -82,7 +113,7 @@ def test_flag_only_middleware_changes_no_verdict(tmp_path: Path) -> None:
     for group, block in report["groups"].items():
         r = block["rates"]
         for form in ("d", "bias"):
-            assert r[f"accuracy_{form}_after"] == r[f"accuracy_{form}_before"], group
+            assert r[f"accuracy_{form}_after"]["value"] == r[f"accuracy_{form}_before"]["value"], group
             assert r[f"over_correction_{form}"]["value"] == 0.0, group
             assert r[f"fixed_{form}"]["value"] == 0.0, group
         assert block["status"]["D"].get("revised", 0) == 0, group
@@ -122,7 +153,7 @@ def test_cli_on_a_data_suite_with_a_scripted_judge(tmp_path: Path, capsys: pytes
                  "--quiet"]) == 0
     assert json.loads(out.read_text())["groups"] == report["groups"]
     table = render_table([report])
-    assert table.count("| llmbar |") == 4  # three subsets and the pooled row
+    assert table.count("| llmbar (scripted:position=1) |") == 4  # three subsets and the pooled row
     assert "0.00 → 1.00" in table
     rows = [line for line in table.splitlines() if line.startswith("|")]
     assert len({row.count("|") for row in rows}) == 1  # header, rule and rows line up

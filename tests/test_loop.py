@@ -9,7 +9,17 @@ from debias.judges.base import JudgeRequest
 from debias.judges.function import FunctionJudge
 from debias.judges.testing import ScriptedJudge
 from debias.loop import Debiaser, decide
-from debias.types import Evidence, Finding, Item, Status, Verdict
+from debias.types import (
+    Action,
+    Evidence,
+    Finding,
+    Item,
+    Reason,
+    ResolutionKind,
+    Rule,
+    Status,
+    Verdict,
+)
 from detectors.position import PositionDetector
 
 ITEM = Item(id="q1", task="pairwise", instruction="Which answer is correct?",
@@ -31,7 +41,9 @@ def test_position_biased_judge_is_revised_with_feedback_not_answer():
     judge = ScriptedJudge(position=1.0, compliance=1.0)
     result = Debiaser(judge, ["position"], max_rounds=2).judge(ITEM)
     assert result.status is Status.REVISED
-    assert [r.decision.split(":")[0] for r in result.rounds] == ["revise", "accept"]
+    assert [r.decision.action for r in result.rounds] == [Action.REVISE, Action.ACCEPT]
+    assert result.resolution.kind is ResolutionKind.REVISED and result.stop is Reason.NO_BIAS
+    assert result.resolution.probes == ["r1", "r1:swap"]
     first = result.rounds[0]
     assert first.verdict.choice == 0 and first.findings[0].detected
     assert first.findings[0].evidence.values["slots"] == [0, 0]
@@ -46,11 +58,13 @@ def test_position_biased_judge_is_revised_with_feedback_not_answer():
     assert {tuple(c.order) for c in revised} == {(0, 1), (1, 0)}
 
 
-def test_non_compliant_judge_ends_unresolved_as_tie():
+def test_non_compliant_slot_follower_ends_unresolved_as_tie():
     result = Debiaser(ScriptedJudge(position=1.0, compliance=0.0), ["position"], max_rounds=3).judge(ITEM)
     assert result.status is Status.UNRESOLVED
     assert result.verdict.tie and result.verdict.choice is None
-    assert result.stop_reason == "aggregated (revision changed nothing)"
+    assert result.stop is Reason.UNCHANGED
+    assert result.resolution.kind is ResolutionKind.TIE and result.resolution.rule is Rule.SAME_SLOT
+    assert result.resolution.probes == ["r0", "r0:swap"] and result.resolution.removed == ["order"]
     assert len(result.rounds) == 2
 
 
@@ -59,13 +73,14 @@ def test_logprob_judge_aggregates_by_mean_preference():
     result = Debiaser(ScriptedJudge(position=1.0, with_probs=True), ["position:policy=aggregate"]).judge(ITEM)
     assert result.verdict.tie and result.verdict.probs == pytest.approx([0.5, 0.5])
     assert len(result.rounds) == 1 and result.status is Status.UNRESOLVED
+    assert result.stop is Reason.AGGREGATE_POLICY and result.resolution.rule is Rule.SAME_SLOT
 
 
 def test_max_rounds_zero_is_detect_only():
     judge = ScriptedJudge(position=1.0)
     result = Debiaser(judge, ["position"], max_rounds=0).judge(ITEM)
     assert len(result.rounds) == 1 and result.rounds[0].feedback is None
-    assert result.stop_reason.endswith("(max_rounds)")
+    assert result.stop is Reason.MAX_ROUNDS
     assert all(c.feedback is None for c in judge.calls)
 
 
@@ -118,7 +133,7 @@ def test_oscillation_stops():
 
     result = Debiaser(FunctionJudge(flip_flop), ["position"], max_rounds=5).judge(ITEM)
     assert [r.verdict.choice for r in result.rounds] == [0, 1, 0]
-    assert "oscillation" in result.stop_reason
+    assert result.stop is Reason.OSCILLATION
 
 
 def test_failed_probe_is_recorded_and_finding_skipped():
@@ -148,19 +163,20 @@ def test_decide_is_pure_and_ordered():
     v0 = Verdict(order=[0, 1], choice=0)
     v1 = Verdict(order=[0, 1], choice=1)
     tie = Verdict(order=[0, 1], tie=True)
-    assert decide([], v0, [], 0, 2).action == "accept"
-    assert decide([_finding(detected=False)], v0, [], 0, 2).action == "accept"
-    assert decide([_finding(policy="flag")], v0, [], 0, 2).reason == "flagged only"
-    assert decide([_finding(), _finding(policy="raise")], v0, [], 0, 2).action == "raise"
-    assert decide([_finding()], v0, [], 0, 2).action == "revise"
+    assert decide([], v0, [], 0, 2).action is Action.ACCEPT
+    assert decide([_finding(detected=False)], v0, [], 0, 2).action is Action.ACCEPT
+    assert decide([_finding(policy="flag")], v0, [], 0, 2).reason is Reason.FLAGGED_ONLY
+    assert decide([_finding(), _finding(policy="raise")], v0, [], 0, 2).action is Action.RAISE
+    assert decide([_finding()], v0, [], 0, 2).action is Action.REVISE
     stop = decide([_finding(suggested=tie)], v0, [v0], 1, 5)
-    assert (stop.action, stop.reason) == ("aggregate", "revision changed nothing")
+    assert (stop.action, stop.reason) == (Action.RESOLVE, Reason.UNCHANGED)
     osc = decide([_finding()], v0, [v0, v1], 2, 5)
-    assert (osc.action, osc.reason) == ("unresolved", "oscillation")
+    assert (osc.action, osc.reason) == (Action.RESOLVE, Reason.OSCILLATION)
     spent = decide([_finding()], v1, [v0], 1, 1)
-    assert (spent.action, spent.reason) == ("unresolved", "max_rounds")
+    assert (spent.action, spent.reason) == (Action.RESOLVE, Reason.MAX_ROUNDS)
     agg = decide([_finding(policy="aggregate", suggested=tie)], v0, [], 0, 2)
-    assert agg.action == "aggregate" and agg.verdict is tie
+    assert (agg.action, agg.reason) == (Action.RESOLVE, Reason.AGGREGATE_POLICY)
+    assert agg.detectors == ["d"] and agg.biases == ["position"]
 
 
 def test_probe_cache_reuses_identical_requests():

@@ -132,3 +132,40 @@ def test_skip_invalid_reports_and_continues(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0 and "line 2" in captured.err and "items: 2 debiased" in captured.out
     assert "1 invalid skipped" in captured.out
+
+
+def test_summary_counts_resolution_paths_and_never_calls_aggregation_a_revision(tmp_path, capsys):
+    """The example pairs with a judge that follows cues and ignores feedback."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "pairs.jsonl"
+    out = tmp_path / "o.jsonl"
+    code = main(["run", str(example), "--judge", "scripted:cue=1,position=0.5,compliance=0", "--out", str(out),
+                 "--quiet", "--no-cache"])
+    assert code == 0
+    text = capsys.readouterr().out
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = [r["result"]["resolution"]["kind"] for r in records]
+    statuses = [r["result"]["status"] for r in records]
+    revised = sum(k == "revised" for k in kinds)
+    assert statuses.count("revised") == revised  # "revised" only where the judge's own revision is final
+    for r in records:
+        if r["result"]["resolution"]["kind"] in ("aggregate", "counterfactual", "tie"):
+            assert r["result"]["status"] in ("resolved", "unresolved")
+    assert f"revised by the judge {revised}" in text
+    labelled = len(records)
+    right_before = sum(r["result"]["rounds"][0]["verdict"]["choice"] == r["label"] for r in records)
+    right_after = sum(r["result"]["verdict"]["choice"] == r["label"] and not r["result"]["verdict"]["tie"]
+                      for r in records)
+    assert (f"judge alone {right_before / labelled:.2f} ({right_before}/{labelled}) -> debiased "
+            f"{right_after / labelled:.2f} ({right_after}/{labelled})") in text
+    unremoved = sum(bool(r["result"]["resolution"]["unremoved"]) for r in records)
+    assert ("no probe could remove it" in text) == (unremoved > 0)
+
+
+def test_summary_without_labels_reports_no_accuracy(tmp_path):
+    items = [Item(id=f"u{k}", task="pairwise", instruction="q", candidates=["a", "b"]) for k in range(3)]
+    summary = run_batch(items, Debiaser(ScriptedJudge(position=1.0, compliance=0.0), ["position"]),
+                        tmp_path / "o.jsonl", progress=False)
+    text = summary.render()
+    assert summary.labelled == 0 and "accuracy on" not in text
+    assert summary.resolutions == {"tie": 3} and summary.statuses == {"unresolved": 3}
+    assert "tie (counterfactual evidence disagrees) 3" in text

@@ -23,7 +23,10 @@ middleware's final verdict; a tie counts as not correct):
   ``*_given_right``: the same among cases right before.
 - ``fixed_bias`` / ``fixed_d``: share wrong before and right after.
 - ``delta_accuracy_*`` / ``delta_consistency``: after minus before (paired interval).
-- ``tie_rate_*_after``: share of final verdicts that are ties.
+- ``accuracy_*_half_*``: tie-as-half accuracy: a correct verdict counts 1, a tie 1/2
+  (the expected accuracy of breaking the tie by a fair coin, without flipping one).
+- ``tie_rate_*_before`` / ``tie_rate_*_after``: share of first / final verdicts that are
+  ties.
 - ``position_consistency_*``: in groups whose D and D_bias differ only by the order,
   the same numbers as ``agreement_*`` under their usual name.
 """
@@ -53,6 +56,8 @@ class Cat(NamedTuple):
     detected_d: bool
     tie_d_after: bool
     tie_b_after: bool
+    tie_d_before: bool
+    tie_b_before: bool
 
 
 Pred = Callable[[Cat], bool]
@@ -83,6 +88,11 @@ def share(num: Pred, den: Pred = _all) -> Callable[[Any], Any]:
 def difference(after: Pred, before: Pred) -> Callable[[Any], Any]:
     """Statistic: share matching ``after`` minus share matching ``before`` (paired)."""
     return lambda c: ratio(_total(c, after) - _total(c, before), _total(c, _all))
+
+
+def half(right: Pred, tie: Pred) -> Callable[[Any], Any]:
+    """Statistic: tie-as-half accuracy (correct counts 1, a tie 1/2) over all cases."""
+    return lambda c: ratio(_total(c, right) + 0.5 * _total(c, tie), _total(c, _all))
 
 
 def _f1(c: Any) -> Any:
@@ -119,7 +129,13 @@ RATES: dict[str, Callable[[Any], Any]] = {
     "detection_accuracy": share(lambda k: k.label == k.detected),
     "flag_rate_bias": share(lambda k: k.detected),
     "flag_rate_d": share(lambda k: k.detected_d),
+    "accuracy_d_half_before": half(lambda k: k.d_before, lambda k: k.tie_d_before),
+    "accuracy_d_half_after": half(lambda k: k.d_after, lambda k: k.tie_d_after),
+    "accuracy_bias_half_before": half(lambda k: k.b_before, lambda k: k.tie_b_before),
+    "accuracy_bias_half_after": half(lambda k: k.b_after, lambda k: k.tie_b_after),
+    "tie_rate_d_before": share(lambda k: k.tie_d_before),
     "tie_rate_d_after": share(lambda k: k.tie_d_after),
+    "tie_rate_bias_before": share(lambda k: k.tie_b_before),
     "tie_rate_bias_after": share(lambda k: k.tie_b_after),
 }
 """Every rate reported per group (definitions in the module docstring)."""
@@ -209,6 +225,8 @@ def group_report(outcomes: Sequence[CaseOutcome], *, scope: str, seed: int = 0,
         "status": {"D": dict(Counter(o.status_d for o in outcomes)),
                    "D_bias": dict(Counter(o.status_b for o in outcomes))},
         "stop_reasons": dict(Counter(s for o in outcomes for s in (o.stop_d, o.stop_b))),
+        "resolution": {"D": dict(Counter(o.resolution_d for o in outcomes)),
+                       "D_bias": dict(Counter(o.resolution_b for o in outcomes))},
         "cost": cost_summary(outcomes),
         "errors": {"count": len(errors), "cases": sum(bool(o.errors) for o in outcomes),
                    "examples": errors[:5]},

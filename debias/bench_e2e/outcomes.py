@@ -50,6 +50,8 @@ class CaseOutcome(BaseModel):
         agree_before: The first judgements of D and D_bias pick the same candidate (no
             tie); for order-swapped cases this is position consistency.
         agree_after: The final verdicts of D and D_bias pick the same candidate.
+        tie_d_before: The first judgement of D is a tie.
+        tie_b_before: The first judgement of D_bias is a tie.
         tie_d_after: The final verdict on D is a tie.
         tie_b_after: The final verdict on D_bias is a tie.
         label: Derived gold bias label (RBD): correct on D and wrong on D_bias, before.
@@ -61,6 +63,9 @@ class CaseOutcome(BaseModel):
         status_b: Final status on D_bias.
         stop_d: Stop reason on D.
         stop_b: Stop reason on D_bias.
+        resolution_d: How the final verdict on D was reached (``accepted``, ``revised``,
+            ``counterfactual``, ``aggregate``, ``tie``, ``kept``; ``""`` on error).
+        resolution_b: The same on D_bias.
         errors: Error messages (judge failures, detector errors, failed probes).
         cost_d: Cost of D.
         cost_b: Cost of D_bias.
@@ -75,6 +80,8 @@ class CaseOutcome(BaseModel):
     b_after: bool
     agree_before: bool
     agree_after: bool
+    tie_d_before: bool = False
+    tie_b_before: bool = False
     tie_d_after: bool
     tie_b_after: bool
     label: bool
@@ -86,6 +93,8 @@ class CaseOutcome(BaseModel):
     status_b: str = ""
     stop_d: str = ""
     stop_b: str = ""
+    resolution_d: str = ""
+    resolution_b: str = ""
     errors: list[str] = Field(default_factory=list)
     cost_d: ItemCost = Field(default_factory=ItemCost)
     cost_b: ItemCost = Field(default_factory=ItemCost)
@@ -138,6 +147,14 @@ def cost(result: Result) -> ItemCost:
                     seconds=result.elapsed_s)
 
 
+def _tie(verdict: Verdict | None) -> bool:
+    return bool(verdict is not None and verdict.tie)
+
+
+def _kind(result: Result) -> str:
+    return result.resolution.kind.value if result.resolution is not None else ""
+
+
 def _same(case: Case, d: Verdict | None, b: Verdict | None) -> bool:
     if d is None or b is None or d.tie or b.tie or d.choice is None or b.choice is None:
         return False
@@ -157,12 +174,13 @@ def outcome(case: Case, result_d: Result, result_b: Result) -> CaseOutcome:
         d_before=d_before, d_after=correct(d1, gold_d),
         b_before=b_before, b_after=correct(b1, gold_b),
         agree_before=_same(case, d0, b0), agree_after=_same(case, d1, b1),
-        tie_d_after=bool(d1 is not None and d1.tie), tie_b_after=bool(b1 is not None and b1.tie),
+        tie_d_before=_tie(d0), tie_b_before=_tie(b0), tie_d_after=_tie(d1), tie_b_after=_tie(b1),
         label=rbd_bias_label(d_before, b_before),
         detected=case.bias in flags_b, detected_d=case.bias in flags_d,
         flags_d=flags_d, flags_b=flags_b,
         status_d=result_d.status.value, status_b=result_b.status.value,
-        stop_d=result_d.stop_reason, stop_b=result_b.stop_reason,
+        stop_d=result_d.stop.value, stop_b=result_b.stop.value,
+        resolution_d=_kind(result_d), resolution_b=_kind(result_b),
         errors=_errors(result_d, "D") + _errors(result_b, "D_bias"),
         cost_d=cost(result_d), cost_b=cost(result_b),
     )

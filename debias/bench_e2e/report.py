@@ -35,6 +35,7 @@ def _arrow(rates: dict[str, Any], before: str, after: str) -> str:
 
 TABLE_HEAD = (
     "| suite | group | n | acc D (before → after) | acc D_bias (before → after) | "
+    "acc D_bias, tie = ½ (before → after) | ties D_bias (before → after) | "
     "Δ acc D_bias [95% CI] | consistency (before → after) | agreement (before → after) | "
     "detect P / R | over-corr. D / D_bias | control D | calls/item | s/item |"
 )
@@ -51,10 +52,14 @@ def table_rows(report: dict[str, Any], *, include_all: bool = True) -> list[str]
         r = block["rates"]
         ctrl = block["control_check"]["ok"]
         cost = block["cost"]["per_item"]
+        judge = report.get("judge", "")
+        name = report["suite"] if judge in ("", "scripted") else f"{report['suite']} ({judge})"
         rows.append(
-            f"| {report['suite']} | {group} | {block['cases']} | "
+            f"| {name} | {group} | {block['cases']} | "
             f"{_arrow(r, 'accuracy_d_before', 'accuracy_d_after')} | "
             f"{_arrow(r, 'accuracy_bias_before', 'accuracy_bias_after')} | "
+            f"{_arrow(r, 'accuracy_bias_half_before', 'accuracy_bias_half_after')} | "
+            f"{_arrow(r, 'tie_rate_bias_before', 'tie_rate_bias_after')} | "
             f"{_signed(r.get('delta_accuracy_bias'))} | "
             f"{_arrow(r, 'consistency_before', 'consistency_after')} | "
             f"{_arrow(r, 'agreement_before', 'agreement_after')} | "
@@ -103,6 +108,14 @@ def render_summary(report: dict[str, Any]) -> str:
         out.append(f"\n[{group}] {block['cases']} cases")
         out.append(f"  accuracy D       {_ci(r['accuracy_d_before'])} -> {_ci(r['accuracy_d_after'])}")
         out.append(f"  accuracy D_bias  {_ci(r['accuracy_bias_before'])} -> {_ci(r['accuracy_bias_after'])}")
+        if "accuracy_bias_half_after" in r:
+            out.append(f"  tie = 1/2        D {_v(r['accuracy_d_half_before'])} -> {_v(r['accuracy_d_half_after'])}, "
+                       f"D_bias {_v(r['accuracy_bias_half_before'])} -> {_v(r['accuracy_bias_half_after'])}; "
+                       f"ties D {_v(r['tie_rate_d_before'])} -> {_v(r['tie_rate_d_after'])}, "
+                       f"D_bias {_v(r['tie_rate_bias_before'])} -> {_v(r['tie_rate_bias_after'])}")
+        if block.get("resolution"):
+            paths = ", ".join(f"{k} {v}" for k, v in sorted(block["resolution"].get("D_bias", {}).items()))
+            out.append(f"  final verdicts   D_bias from: {paths}")
         out.append(f"  consistency      {_ci(r['consistency_before'])} -> {_ci(r['consistency_after'])}")
         out.append(f"  agreement        {_ci(r['agreement_before'])} -> {_ci(r['agreement_after'])}")
         out.append(f"  bias labels      {_ci(r['bias_label_rate'])}; detection precision "

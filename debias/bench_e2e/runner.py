@@ -44,7 +44,7 @@ RESULTS = "results.jsonl"
 CONFIG = "config.json"
 SESSIONS = "sessions.jsonl"
 CALL_CACHE = "calls.sqlite"
-SETTINGS_CHECKED = ("suite", "judge", "api_base", "detectors", "max_rounds", "seed")
+SETTINGS_CHECKED = ("suite", "judge", "api_base", "detectors", "max_rounds", "seed", "budget")
 
 
 class E2EConfig(BaseModel):
@@ -59,6 +59,8 @@ class E2EConfig(BaseModel):
         detectors: Detector specs (``position,bandwagon:policy=flag,...``); None: the
             registered ones among :data:`DEFAULT_DETECTORS`; ``none``: no detectors.
         max_rounds: Revision rounds after the first judgement.
+        budget: Probe budget (``auto`` or average judge calls per item >= 1, see
+            :mod:`debias.budget`); None: every probe.
         concurrency: Items in flight; None: 1 for local judges, 8 otherwise.
         seed: Seed of the samples and of the bootstrap.
         n_boot: Bootstrap replicates per interval.
@@ -80,6 +82,7 @@ class E2EConfig(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     detectors: str | None = None
     max_rounds: int = Field(default=2, ge=0)
+    budget: str | None = None
     concurrency: int | None = Field(default=None, ge=1)
     seed: int = 0
     n_boot: int = Field(default=2000, ge=0)
@@ -90,6 +93,14 @@ class E2EConfig(BaseModel):
     fresh: bool = False
     progress: bool = True
     command: str = ""
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, v: Any) -> str | None:
+        from debias.budget import Budget
+
+        parsed = Budget.parse(v)  # ConfigError (a ValueError) naming a bad value
+        return None if parsed is None else parsed.describe()
 
     @field_validator("suite")
     @classmethod
@@ -223,6 +234,14 @@ def outcomes_from(cases: list[Case], results: dict[str, ResultRecord], path: Pat
 Part = tuple[str, Callable[[], Judge], list[Case]]
 
 
+def suite_rewriter(cfg: E2EConfig) -> Any:
+    """The rewriter for rewrite probes: the suite's own, with its own judges; else none."""
+    spec = SUITES[cfg.suite]
+    if cfg.judge is None and spec.group_judges is not None and spec.rewriter is not None:
+        return spec.rewriter()
+    return None
+
+
 def _partitions(cfg: E2EConfig, cases: list[Case]) -> list[Part]:
     """``(name, judge factory, cases)``: one per group for a suite's own judges, else one."""
     spec = SUITES[cfg.suite]
@@ -242,7 +261,7 @@ async def _judge_all(cfg: E2EConfig, parts: list[Part], detectors: str, results_
 
     finished = finished_ids(results_path)
     done: dict[str, Any] = {"items": 0, "resumed": 0, "judge_load_s": 0.0, "elapsed_s": 0.0}
-    for _, factory, cases in parts:
+    for name, factory, cases in parts:
         items = [blind(it) for c in cases for it in c.items()]
         if all(it.id in finished for it in items):
             done["resumed"] += len(items)
@@ -251,7 +270,8 @@ async def _judge_all(cfg: E2EConfig, parts: list[Part], detectors: str, results_
         judge = factory()
         if cfg.cache:
             _attach_cache(judge, results_path.parent / CALL_CACHE)
-        debiaser = Debiaser(judge, detectors or [], max_rounds=cfg.max_rounds)
+        debiaser = Debiaser(judge, detectors or [], max_rounds=cfg.max_rounds, rewriter=suite_rewriter(cfg),
+                            budget=cfg.budget)
         t1 = time.perf_counter()
         summary = await arun_batch(items, debiaser, results_path, concurrency=concurrency,
                                    progress=cfg.progress, total=len(items))
@@ -259,6 +279,8 @@ async def _judge_all(cfg: E2EConfig, parts: list[Part], detectors: str, results_
         done["elapsed_s"] += round(time.perf_counter() - t1, 3)
         done["items"] += summary.items
         done["resumed"] += summary.resumed
+        if summary.budget is not None:
+            done.setdefault("budget", {})[name] = summary.budget.model_dump(mode="json")
     return done
 
 
@@ -302,7 +324,8 @@ def run_e2e(cfg: E2EConfig) -> dict[str, Any]:
     detectors = detector_spec(cfg)
     run_dir = run_dir_for(cfg)
     settings = {"suite": cfg.suite, "judge": label, "api_base": cfg.api_base,
-                "detectors": detectors, "max_rounds": cfg.max_rounds, "seed": cfg.seed}
+                "detectors": detectors, "max_rounds": cfg.max_rounds, "seed": cfg.seed,
+                "budget": cfg.budget}
     check_run_dir(run_dir, settings, cfg.fresh)
     results_path = run_dir / RESULTS
     parts = _partitions(cfg, cases)
@@ -316,6 +339,8 @@ def run_e2e(cfg: E2EConfig) -> dict[str, Any]:
     report = build_report(cfg, cases, outcomes, detectors=detectors, judges=judge_names(parts, results),
                           run_dir=run_dir, data_dir=data_dir if spec.needs_data else None,
                           sessions=_sessions(run_dir / SESSIONS), concurrency=concurrency)
+    if "budget" in done:
+        report["budget_runs"] = done["budget"]
     out = json_out_for(cfg)
     if out is not None:
         write_json(out, report)
@@ -356,7 +381,9 @@ def build_report(cfg: E2EConfig, cases: list[Case], outcomes: list[CaseOutcome],
         "judges": judges,
         "api_base": cfg.api_base,
         "detectors": detectors or "none",
+        "rewriter": type(rw).__name__ if (rw := suite_rewriter(cfg)) is not None else None,
         "max_rounds": cfg.max_rounds,
+        "budget": cfg.budget or "full",
         "seed": cfg.seed,
         "limit_per_group": cfg.limit,
         "sample": {g: len(v) for g, v in by_group.items()},

@@ -56,6 +56,8 @@ class SuiteSpec:
         description: One line for ``--help``.
         group_judges: For suites that bring their own judges (``sanity``): ``(group,
             seed) -> judge``, used when no ``--judge`` is given.
+        rewriter: For suites that bring their own judges: a factory of the rewriter used
+            for rewrite probes with them (``sanity``: a scripted rewriter).
     """
 
     name: str
@@ -63,17 +65,18 @@ class SuiteSpec:
     needs_data: bool
     description: str
     group_judges: JudgeProvider | None = None
+    rewriter: Callable[[], Any] | None = None
 
 
 SUITES: dict[str, SuiteSpec] = {}
 
 
-def suite(name: str, description: str, *, needs_data: bool = True,
-          group_judges: JudgeProvider | None = None) -> Callable[[Builder], Builder]:
+def suite(name: str, description: str, *, needs_data: bool = True, group_judges: JudgeProvider | None = None,
+          rewriter: Callable[[], Any] | None = None) -> Callable[[Builder], Builder]:
     """Decorator registering a suite builder under ``name``."""
 
     def deco(fn: Builder) -> Builder:
-        SUITES[name] = SuiteSpec(name, fn, needs_data, description, group_judges)
+        SUITES[name] = SuiteSpec(name, fn, needs_data, description, group_judges, rewriter)
         return fn
 
     return deco

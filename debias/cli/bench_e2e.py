@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
                    help="detector specs, e.g. 'position,bandwagon,reasoning:backend=...' "
                         "('none' for no detectors; default position,bandwagon,verbosity,sentiment)")
     p.add_argument("--max-rounds", type=int, default=2, help="revision rounds (default 2)")
+    p.add_argument("--budget", default=None, metavar="auto|N",
+                   help="average judge calls per item (N >= 1) or 'auto' (see debias run --budget); "
+                        "default: every probe")
     p.add_argument("--concurrency", type=int, default=None,
                    help="items in flight (default 1 for local judges, 8 otherwise)")
     p.add_argument("--seed", type=int, default=0, help="sample and bootstrap seed (default 0)")
@@ -68,6 +71,7 @@ def run_e2e_command(args: argparse.Namespace) -> int:
     try:
         cfg = E2EConfig(suite=args.suite, judge=args.judge, api_base=args.api_base,
                         limit=args.limit, detectors=args.detectors, max_rounds=args.max_rounds,
+                        budget=args.budget,
                         concurrency=args.concurrency, seed=args.seed, n_boot=args.n_boot,
                         data_dir=args.data_dir, run_dir=args.run_dir, json_out=args.json_out,
                         cache=not args.no_cache, fresh=args.fresh, progress=not args.quiet,
@@ -75,7 +79,7 @@ def run_e2e_command(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ()))
-        print(f"debias bench e2e: --{where.replace('_', '-')}: {err['msg']}", file=sys.stderr)
+        print(f"debias bench e2e: --{where.replace('_', '-')}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 2
     report = run_e2e(cfg)
     print(render_summary(report))
@@ -86,7 +90,7 @@ def run_e2e_command(args: argparse.Namespace) -> int:
 
 OPTIONS: tuple[tuple[str, str, Any], ...] = (
     ("--judge", "judge", None), ("--api-base", "api_base", None), ("--limit", "limit", None),
-    ("--detectors", "detectors", None), ("--max-rounds", "max_rounds", 2),
+    ("--detectors", "detectors", None), ("--max-rounds", "max_rounds", 2), ("--budget", "budget", None),
     ("--concurrency", "concurrency", None), ("--seed", "seed", 0), ("--n-boot", "n_boot", 2000),
     ("--json", "json_out", None), ("--run-dir", "run_dir", None), ("--data-dir", "data_dir", None),
 )

@@ -12,6 +12,7 @@ from debias.cache import default_cache_dir
 from debias.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from debias.budget import Budget
     from debias.runner import Summary
 
 
@@ -31,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="model (same spec forms as --judge) that rewrites candidates for "
                    "length/tone probes; off by default")
     p.add_argument("--max-rounds", type=int, default=2, help="revision rounds after the first judgement")
+    p.add_argument("--budget", default=None, metavar="auto|N",
+                   help="average judge calls per item the run may spend (N >= 1, e.g. 1.5), or 'auto' "
+                   "(probe where an offline signal says the verdict may be biased, sample the rest "
+                   "at a rate that follows the judge's estimated bias rate); default: every probe")
     p.add_argument("--concurrency", type=int, default=None,
                    help="items in flight (default 8; 1 for local models)")
     p.add_argument("--out", type=Path, default=None, help="output JSONL (default INPUT.debiased.jsonl)")
@@ -43,6 +48,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run_command)
 
 
+def parse_budget_option(value: str | None) -> Budget | None:
+    """The ``--budget`` option as a :class:`~debias.budget.Budget` (None: no budget).
+
+    Raises:
+        ConfigError: Naming the bad value (the CLI exits with status 2).
+    """
+    from debias.budget import Budget
+
+    try:
+        return Budget.parse(value)
+    except ConfigError as exc:
+        raise ConfigError(f"--budget: {exc}") from None
+
+
 def run_command(args: argparse.Namespace) -> int:
     from debias.backends import require_credentials
     from debias.cache import CallCache, with_cache
@@ -52,6 +71,7 @@ def run_command(args: argparse.Namespace) -> int:
     from debias.loop import Debiaser
     from debias.runner import arun_batch
 
+    budget = parse_budget_option(args.budget)
     if not args.input.exists():
         raise InputError("file not found", source=str(args.input))
     errors: list[InputError] = []
@@ -75,7 +95,7 @@ def run_command(args: argparse.Namespace) -> int:
         rewriter = ChatRewriter(rewriter_judge.backend)
     detectors = [] if args.detectors in ("", "none") else args.detectors
     debiaser = Debiaser(judge, detectors, max_rounds=args.max_rounds, strict=args.strict,
-                        rewriter=rewriter)
+                        rewriter=rewriter, budget=budget)
     out = args.out or args.input.with_suffix(".debiased.jsonl")
     concurrency = args.concurrency or (1 if args.judge.startswith("local") else 8)
     summary = asyncio.run(arun_batch(items, debiaser, out, concurrency=concurrency,

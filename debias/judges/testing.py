@@ -12,6 +12,7 @@ from typing import Any
 
 _MOVED = {"Biases": "debias.testing.judge", "ScriptedJudge": "debias.testing.judge",
           "cue_endorsed_slot": "debias.testing.judge", "tone": "debias.testing.judge",
+          "ScriptedRewriter": "debias.testing.judge",
           "ScriptedBackend": "debias.testing.backend",
           "ScriptedScoringBackend": "debias.testing.backend"}
 __all__ = sorted(_MOVED)

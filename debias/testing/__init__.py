@@ -22,7 +22,7 @@ _LAZY = {
     **dict.fromkeys(("PromptView", "parse_prompt"), "debias.testing.prompt_view"),
     **dict.fromkeys(("PRESETS", "AlwaysError", "ChatRequest", "ContentFair", "CueFollowing",
                      "Flaky", "Garbage", "PositionBiased", "Reply", "Responder", "Scripted",
-                     "Slow", "always_500", "auth_error", "bad_request"),
+                     "Slow", "StubbornCue", "always_500", "auth_error", "bad_request"),
                     "debias.testing.responders"),
 }
 
@@ -58,6 +58,7 @@ __all__ = [
     "ScriptedJudge",
     "ScriptedScoringBackend",
     "Slow",
+    "StubbornCue",
     "always_500",
     "auth_error",
     "bad_request",

@@ -129,6 +129,32 @@ class CueFollowing:
 
 
 @dataclass
+class StubbornCue:
+    """Follows a shown ``### Statement:`` cue whatever the feedback says; without a cue it
+    answers the candidate containing ``marker`` (content-fair), else ``fallback_slot``.
+
+    Like many real judges it keeps its answer after feedback, so only the counterfactual
+    (the same item without the cue) reveals its own judgement.
+
+    Attributes:
+        marker: Substring that marks the better candidate.
+        fallback_slot: Slot answered without a cue when no candidate contains the marker.
+        score: Score given for score tasks.
+    """
+
+    marker: str = "[correct]"
+    fallback_slot: int = 0
+    score: float = 5.0
+
+    def __call__(self, req: ChatRequest) -> Reply:
+        view = req.view
+        slot = view.endorsed_slot()
+        if slot is None:
+            slot = view.slot_containing(self.marker)
+        return Reply(_answer(view, self.fallback_slot if slot is None else slot, self.score))
+
+
+@dataclass
 class ContentFair:
     """Answers the candidate containing ``marker`` wherever it is displayed; else ``fallback_slot``.
 
