@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "debias.cli.audit",
     "debias.cli.bench",
     "debias.cli.train",
+    "debias.cli.serve",
 )
 
 
