@@ -170,8 +170,10 @@ class LetterFormat:
     """A one-token answer naming the winner (AlpacaEval 2's ``m`` / ``M``).
 
     AlpacaEval reads the last character (or the log-probabilities of the first token), so
-    the reply is the label alone; there is no tie token (a tie travels as equal
-    log-probabilities when the client asked for them).
+    the reply is the label alone. There is no tie label: a tie is written ``tie``, which
+    names neither label (AlpacaEval records no preference instead of a win for the first
+    output), and travels as equal log-probabilities of the labels when the client asked
+    for them (weighted AlpacaEval reads preference 1.5).
 
     Args:
         labels: The label of each display slot.
@@ -196,7 +198,7 @@ class LetterFormat:
         return ""  # the client reads the last character: no explanation is kept
 
     def reply(self, explanation: str, decision: Parsed) -> str:
-        return self.labels[0 if decision.slot is None else decision.slot]
+        return "tie" if decision.slot is None else self.labels[decision.slot]
 
 
 class RankingFormat:
