@@ -59,8 +59,7 @@ def test_cue_is_found_and_removed_in_the_native_template(registry: TemplateRegis
     [{"role": "user", "content": "Write a haiku about autumn."}],
     [{"role": "user", "content": "[The Start of Assistant A's Answer]\nonly one answer"}],
     # a continuing conversation is not a fresh judgement
-    messages("mtbench-pair-v2", "Q", "a", "b") + [{"role": "assistant", "content": "[[A]]"},
-                                                 {"role": "user", "content": "Why?"}],
+    [*messages("mtbench-pair-v2", "Q", "a", "b"), {"role": "assistant", "content": "[[A]]"}, {"role": "user", "content": "Why?"}],
     [{"role": "assistant", "content": "hi"}, messages("arena-hard", "Q", "a", "b")[1]],
     [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}],
 ])

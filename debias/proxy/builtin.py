@@ -23,7 +23,13 @@ from __future__ import annotations
 import re
 
 from debias.prompts import PAIRWISE, STATEMENT
-from debias.proxy.formats import BracketFormat, GradeFormat, LetterFormat, OutputFormat, RankingFormat
+from debias.proxy.formats import (
+    BracketFormat,
+    GradeFormat,
+    LetterFormat,
+    OutputFormat,
+    RankingFormat,
+)
 from debias.proxy.templates import JudgeTemplate
 
 FASTCHAT = "lm-sys/FastChat fastchat/llm_judge/data/judge_prompts.jsonl"

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from debias.errors import VerdictParseError
 from debias.parsing import TIE, parse_choice
@@ -138,7 +139,7 @@ class GradeFormat:
     labels: tuple[str, ...] = ()
     _RE = re.compile(r"\[\[([AB<>=]+)\]\]")
     _STRIP = re.compile(_LEAD + r"\[\[[AB<>=]+\]\]", re.I)
-    _READ = {"A>>B": Parsed(0, "strong"), "A>B": Parsed(0, "slight"), "A=B": Parsed(None),
+    _READ: ClassVar[Mapping[str, Parsed]] = {"A>>B": Parsed(0, "strong"), "A>B": Parsed(0, "slight"), "A=B": Parsed(None),
              "B=A": Parsed(None), "B>A": Parsed(1, "slight"), "B>>A": Parsed(1, "strong"),
              "B<A": Parsed(0, "slight"), "B<<A": Parsed(0, "strong"), "A<B": Parsed(1, "slight"),
              "A<<B": Parsed(1, "strong")}
