@@ -170,3 +170,28 @@ def test_reply_is_read_by_the_client_as_the_final_verdict(registry: TemplateRegi
         assert read == ("tie" if decision.slot is None else "AB"[decision.slot])
     if decision.strength == "strong" and name.startswith("arena"):
         assert "[[B>>A]]" in reply
+
+
+def test_plugin_templates_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    from debias.proxy import templates as mod
+
+    extra = JudgeTemplate.from_format("plugin-style", "Q: {q}\nA1: {x}\nA2: {y}", instruction=["q"],
+                                      slots=(["x"], ["y"]), verdict=BracketFormat())
+    real = mod.template_factories
+
+    def with_plugins(*plugins):  # type: ignore[no-untyped-def]
+        def make():  # type: ignore[no-untyped-def]
+            factories = real()
+            for name, factory in plugins:
+                factories.add(name, factory)
+            return factories
+        return make
+
+    monkeypatch.setattr(mod, "template_factories", with_plugins(("acme", lambda: [extra])))
+    registry = mod.default_registry()
+    assert registry.names()[-1] == "plugin-style"  # after the built-ins
+    assert registry.match([{"role": "user", "content": "Q: why\nA1: one\nA2: two"}]) is not None
+    assert mod.default_registry(plugins=False).names()[-1] == "judge-debias-pairwise"
+    monkeypatch.setattr(mod, "template_factories", with_plugins(("broken", lambda: "nope")))
+    with pytest.raises(ConfigError, match="plugin 'broken' returned str"):
+        mod.default_registry()

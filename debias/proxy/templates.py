@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from debias.errors import ConfigError
 from debias.proxy.formats import VerdictFormat
+from debias.registry import Registry
 
 Message = dict[str, Any]
 ENTRY_POINT_GROUP = "judge_debias.proxy_templates"
@@ -283,8 +283,8 @@ class TemplateRegistry:
     """Judge templates by name, tried in registration order.
 
     Third-party packages add templates through the ``judge_debias.proxy_templates``
-    entry-point group: each entry point is a zero-argument callable returning a
-    :class:`JudgeTemplate` or a list of them (see :func:`default_registry`).
+    entry-point group (see :func:`template_factories`); at run time,
+    :meth:`register` adds one.
     """
 
     def __init__(self, templates: Iterable[JudgeTemplate] = ()) -> None:
@@ -349,26 +349,32 @@ class TemplateRegistry:
         return None
 
 
-def load_entry_point_templates(registry: TemplateRegistry) -> None:
-    """Register the templates of installed plugins (``judge_debias.proxy_templates``).
+def template_factories() -> Registry[JudgeTemplate | list[JudgeTemplate]]:
+    """A registry of template factories: the built-in ones, plus those of installed plugins
+    (entry-point group ``judge_debias.proxy_templates``; each value is a zero-argument
+    callable returning a :class:`JudgeTemplate` or a list of them)."""
+    from debias.proxy.builtin import builtin_templates
 
-    Raises:
-        ConfigError: A plugin's entry point does not return templates.
-    """
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        made = ep.load()()
-        for template in made if isinstance(made, list | tuple) else [made]:
-            if not isinstance(template, JudgeTemplate):
-                raise ConfigError(f"entry point {ep.name!r} ({ep.value}) returned "
-                                  f"{type(template).__name__}, not a JudgeTemplate")
-            registry.register(template)
+    factories: Registry[JudgeTemplate | list[JudgeTemplate]] = Registry("proxy template",
+                                                                         group=ENTRY_POINT_GROUP)
+    factories.add("builtin", builtin_templates)
+    return factories
 
 
 def default_registry(*, plugins: bool = True) -> TemplateRegistry:
-    """A new registry with the built-in templates (and installed plugins' ones)."""
-    from debias.proxy.builtin import builtin_templates
+    """A new registry with the built-in templates first, then installed plugins' ones.
 
-    registry = TemplateRegistry(builtin_templates())
-    if plugins:
-        load_entry_point_templates(registry)
+    Raises:
+        ConfigError: A plugin's factory does not return templates, or reuses a name.
+    """
+    factories = template_factories()
+    registry = TemplateRegistry()
+    names = ["builtin", *(n for n in factories.names() if n != "builtin")] if plugins else ["builtin"]
+    for name in names:
+        made = factories.create(name)
+        for template in made if isinstance(made, list | tuple) else [made]:
+            if not isinstance(template, JudgeTemplate):
+                raise ConfigError(f"proxy template plugin {name!r} returned "
+                                  f"{type(template).__name__}, not a JudgeTemplate")
+            registry.register(template)
     return registry
