@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from debias.errors import ConfigError, VerdictParseError
+from debias.proxy.catalog import default_registry
 from debias.proxy.formats import (
     BracketFormat,
     GradeFormat,
@@ -14,7 +15,7 @@ from debias.proxy.formats import (
     RankingFormat,
     lenient_parse,
 )
-from debias.proxy.templates import JudgeTemplate, TemplateRegistry, default_registry
+from debias.proxy.templates import JudgeTemplate, TemplateRegistry
 from tests.proxy_prompts import TEMPLATES, client_reads, messages
 
 
@@ -173,7 +174,7 @@ def test_reply_is_read_by_the_client_as_the_final_verdict(registry: TemplateRegi
 
 
 def test_plugin_templates_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
-    from debias.proxy import templates as mod
+    from debias.proxy import catalog as mod
 
     extra = JudgeTemplate.from_format("plugin-style", "Q: {q}\nA1: {x}\nA2: {y}", instruction=["q"],
                                       slots=(["x"], ["y"]), verdict=BracketFormat())

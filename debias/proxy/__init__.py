@@ -15,6 +15,7 @@ The web stack (FastAPI, uvicorn) is the optional extra ``judge-debias[proxy]``, 
 only when an app is built.
 """
 
+from debias.proxy.catalog import default_registry
 from debias.proxy.config import ProxyConfig
 from debias.proxy.formats import (
     BracketFormat,
@@ -26,7 +27,7 @@ from debias.proxy.formats import (
     VerdictFormat,
 )
 from debias.proxy.judge import ProxyCall, TemplateJudge
-from debias.proxy.templates import JudgeTemplate, Match, TemplateRegistry, default_registry
+from debias.proxy.templates import JudgeTemplate, Match, TemplateRegistry
 
 __all__ = ["BracketFormat", "GradeFormat", "JudgeTemplate", "LetterFormat", "Match", "OutputFormat",
            "Parsed", "ProxyCall", "ProxyConfig", "RankingFormat", "TemplateJudge", "TemplateRegistry",

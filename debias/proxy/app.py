@@ -22,10 +22,11 @@ from pydantic import ValidationError
 from debias.errors import ConfigError, MissingDependencyError
 from debias.judges.base import Sampling
 from debias.loop import Debiaser
+from debias.proxy.catalog import default_registry
 from debias.proxy.config import ProxyConfig
 from debias.proxy.judge import CONTEXT_KEY, ProxyCall, TemplateJudge
 from debias.proxy.reply import completion_body, error_body, headers, is_error, sse_chunks
-from debias.proxy.templates import Match, TemplateRegistry, default_registry
+from debias.proxy.templates import Match, TemplateRegistry
 from debias.proxy.upstream import Upstream, UpstreamError, upstream_error
 from debias.retry import RetryPolicy
 from debias.types import Item
