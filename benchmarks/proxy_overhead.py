@@ -44,11 +44,11 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import LoopbackServer, machine, make_items, run_debias, server_stats  # noqa: E402
+from throughput import LoopbackServer, machine, make_items, run_debias, server_stats
 
-from debias.judges.base import JudgeRequest  # noqa: E402
-from debias.prompts import Templates, render_messages  # noqa: E402
-from debias.proxy.server import free_port  # noqa: E402
+from debias.judges.base import JudgeRequest
+from debias.prompts import Templates, render_messages
+from debias.proxy.server import free_port
 
 RESULTS = Path(__file__).parent / "results" / "proxy_overhead.json"
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +82,14 @@ class ProxyProcess:
         self.proc.terminate()
         self.proc.wait(timeout=30)
 
+    def cpu_s(self) -> float:
+        """CPU seconds the proxy process has used (Linux ``/proc``; NaN elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def judge_messages(n: int, prefix: str = "i") -> list[list[dict[str, str]]]:
     """The judge prompts of ``n`` synthetic items (this project's template, half with a cue)."""
@@ -104,8 +112,10 @@ def sequential_ms(url: str, chats: list[list[dict[str, str]]], calls_each: int =
     return times
 
 
-async def load(url: str, chats: list[list[dict[str, str]]], concurrency: int) -> dict[str, Any]:
-    """Post every chat with ``concurrency`` in flight (one shared aiohttp session)."""
+async def load(url: str, chats: list[list[dict[str, str]]], concurrency: int,
+               warmup: int = 64) -> dict[str, Any]:
+    """Post every chat with ``concurrency`` in flight (one shared aiohttp session), after
+    ``warmup`` untimed ones."""
     import aiohttp
 
     sem = asyncio.Semaphore(concurrency)
@@ -121,7 +131,7 @@ async def load(url: str, chats: list[list[dict[str, str]]], concurrency: int) ->
                 if resp.status != 200 or not body["choices"][0]["message"]["content"]:
                     errors += 1
 
-        await asyncio.gather(*(one(c) for c in chats[:64]))  # warm-up
+        await asyncio.gather(*(one(c) for c in chats[:warmup]))
         c0, t0 = time.process_time(), time.perf_counter()
         await asyncio.gather(*(one(c) for c in chats))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -162,15 +172,18 @@ def throughput_section(upstream: str, args: argparse.Namespace, detectors: str) 
     inproc = asyncio.run(run_debias(upstream, args.items, args.concurrency, 64,
                                     spec="openai-compat:test-judge", detectors=detectors))
     inproc_rate = inproc["items"] / inproc["wall_s"]
-    with ProxyProcess(upstream, detectors) as proxy:
-        before = server_stats(upstream)
-        proxied = asyncio.run(load(proxy, chats, args.concurrency))
-        after = server_stats(upstream)
-    proxied["upstream_calls"] = after["requests"] - before["requests"] - 64 * (
-        2 if detectors else 1)  # minus the warm-up's
+    process = ProxyProcess(upstream, detectors)
+    with process as proxy:
+        asyncio.run(load(proxy, chats[:64], args.concurrency, warmup=0))  # warm-up (imports, caches)
+        before, cpu0 = server_stats(upstream), process.cpu_s()
+        proxied = asyncio.run(load(proxy, chats, args.concurrency, warmup=0))
+        after, cpu1 = server_stats(upstream), process.cpu_s()
+    proxied["proxy_cpu_ms_per_item"] = 1000 * (cpu1 - cpu0) / len(chats)
+    proxied["upstream_calls"] = after["requests"] - before["requests"]
     proxied["calls_per_item"] = proxied["upstream_calls"] / proxied["items"]
     return {"detectors": detectors or "none", "loadavg_1m_before": load_before,
             "in_process": {"items_per_s": inproc_rate, "model_calls": inproc["model_calls"],
+                           "cpu_ms_per_item": 1000 * inproc["cpu_s"] / inproc["items"],
                            "errors": inproc["errors"], "statuses": inproc["statuses"]},
             "proxy": proxied, "ratio": proxied["items_per_s"] / inproc_rate}
 
@@ -198,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
                 res["repetition"] = rep
                 runs.append(res)
                 print(f"throughput [{res['detectors']:22s}] in-process {res['in_process']['items_per_s']:7.1f} "
-                      f"items/s  proxy {res['proxy']['items_per_s']:7.1f} items/s  ratio "
-                      f"{res['ratio']:.3f}  load {res['loadavg_1m_before']:.2f}", flush=True)
+                      f"items/s ({res['in_process']['cpu_ms_per_item']:.2f} ms CPU/item)  proxy "
+                      f"{res['proxy']['items_per_s']:7.1f} items/s ({res['proxy']['proxy_cpu_ms_per_item']:.2f} "
+                      f"ms CPU/item in the proxy)  ratio {res['ratio']:.3f}  load "
+                      f"{res['loadavg_1m_before']:.2f}", flush=True)
     ratios = {d or "none": statistics.median(r["ratio"] for r in runs if r["detectors"] == (d or "none"))
               for d in sets}
     result = {

@@ -154,6 +154,8 @@ def test_bad_input_gets_400_and_the_server_keeps_serving(proxy: ProxyServer, cli
     url = f"{proxy.base_url}/chat/completions"
     garbage = httpx.post(url, content=b"{not json", headers={"content-type": "application/json"})
     assert garbage.status_code == 400 and "not valid JSON" in garbage.json()["error"]["message"]
+    binary = httpx.post(url, content=b"\xff\xfe\x00garbage\x81")
+    assert binary.status_code == 400 and "not valid JSON" in binary.json()["error"]["message"]
     no_messages = httpx.post(url, json={"model": "gpt-4"})
     assert no_messages.status_code == 400 and "messages" in no_messages.json()["error"]["message"]
     bad_message = httpx.post(url, json={"messages": ["hi"]})
@@ -265,3 +267,16 @@ def test_forward_auth_uses_the_client_key_and_the_cache_ignores_it(upstream: Ope
         assert missing.status_code == 401
     stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert b"sk-client-one" not in stored and b"sk-client-two" not in stored
+
+
+def test_budget_caps_upstream_calls_per_request(upstream: OpenAIServer) -> None:
+    upstream.responder = SlotJudge(0)
+    with ProxyServer(_config(upstream, budget=1)) as px:
+        client = openai.OpenAI(base_url=px.base_url, api_key=KEY, max_retries=0)
+        upstream.clear_log()
+        completion, hdrs = _judge(client, _pair("mtbench-pair-v2", right_first=False)[0])
+    assert upstream.request_count == 1 and hdrs["x-debias-calls"] == "1"
+    probes = completion.model_extra["debias"]["probes"]
+    assert probes and "budget of 1 upstream calls" in probes[0]["error"]
+    # no probe, no evidence: the verdict stands and the findings say why
+    assert [f["status"] for f in completion.model_extra["debias"]["findings"]] == ["skipped"]

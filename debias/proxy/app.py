@@ -62,9 +62,11 @@ def read_body(raw: bytes) -> dict[str, Any]:
     """
     try:
         body = json.loads(raw or b"")
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON ({exc.msg} at line {exc.lineno} "
                          f"column {exc.colno})") from None
+    except ValueError as exc:  # not UTF-8/16/32
+        raise BadRequest(f"the request body is not valid JSON text ({exc})") from None
     if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a JSON object, got {type(body).__name__}")
     messages = body.get("messages")
