@@ -15,7 +15,7 @@ import pytest
 
 from debias.proxy.config import ProxyConfig
 from debias.proxy.server import ProxyServer
-from debias.testing import AlwaysError, CueFollowing, Flaky, OpenAIServer, auth_error
+from debias.testing import AlwaysError, CueFollowing, Flaky, Garbage, OpenAIServer, Slow, auth_error
 from debias.testing.bench_judges import MarkerJudge, SlotJudge
 from tests.proxy_prompts import TEMPLATES, client_reads, messages
 
@@ -212,15 +212,18 @@ def test_non_transient_upstream_error_is_returned_at_once_without_the_key(
     assert KEY not in caplog.text
 
 
-def test_litellm_as_a_client(proxy: ProxyServer, upstream: OpenAIServer) -> None:
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_litellm_as_a_client(proxy: ProxyServer, upstream: OpenAIServer, name: str) -> None:
     from debias.judges.litellm_judge import import_litellm
 
     litellm = import_litellm()
     upstream.responder = SlotJudge(0)
-    chat, _ = _pair("arena-hard", right_first=False)
+    chat, _ = _pair(name, right_first=False)  # the upstream's slot holds the wrong answer
     resp = litellm.completion(model="openai/gpt-4", api_base=proxy.base_url, api_key=KEY,
                               messages=chat, num_retries=0)
-    assert client_reads("arena-hard", resp.choices[0].message.content) == "tie"
+    read = client_reads(name, resp.choices[0].message.content)
+    assert read != "A"
+    assert read == "tie" if proxy.app.state.service.registry.get(name).verdict.has_tie else read == "error"
 
 
 def test_models_health_and_templates(proxy: ProxyServer, client: openai.OpenAI) -> None:
@@ -280,3 +283,41 @@ def test_budget_caps_upstream_calls_per_request(upstream: OpenAIServer) -> None:
     assert probes and "budget of 1 upstream calls" in probes[0]["error"]
     # no probe, no evidence: the verdict stands and the findings say why
     assert [f["status"] for f in completion.model_extra["debias"]["findings"]] == ["skipped"]
+
+
+def test_upstream_without_any_verdict_gets_its_answer_back_marked_as_error(
+        client: openai.OpenAI, upstream: OpenAIServer) -> None:
+    upstream.responder = Garbage("Both are fine, honestly; it depends on taste.")
+    completion, hdrs = _judge(client, _pair("mtbench-pair-v2", True)[0])
+    assert completion.choices[0].message.content == "Both are fine, honestly; it depends on taste."
+    assert hdrs["x-debias-status"] == "error" and "no verdict" in completion.model_extra["debias"]["error"]
+    assert upstream.request_count == 2  # the judgement and one re-ask
+
+
+def test_upstream_timeout_returns_504(upstream: OpenAIServer) -> None:
+    upstream.responder = Slow(delay=3.0, then=MarkerJudge())
+    with ProxyServer(_config(upstream, timeout=0.3, max_attempts=2)) as px:
+        client = openai.OpenAI(base_url=px.base_url, api_key=KEY, max_retries=0)
+        with pytest.raises(openai.APIStatusError) as info:
+            client.chat.completions.create(model="m", messages=_pair("arena-hard", True)[0])  # type: ignore[arg-type]
+    assert info.value.status_code == 504 and "timed out" in str(info.value)
+
+
+def test_litellm_upstream(upstream: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--judge as a litellm model string: judgements through LiteLLMBackend, pass-through
+    (plain and streamed) through litellm.acompletion."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    upstream.responder = SlotJudge(1)
+    with ProxyServer(_config(upstream, judge="openai/test-judge")) as px:
+        client = openai.OpenAI(base_url=px.base_url, api_key="sk-client", max_retries=0)
+        upstream.clear_log()
+        completion, hdrs = _judge(client, _pair("alpaca-eval-ranking", right_first=True)[0])
+        assert client_reads("alpaca-eval-ranking", completion.choices[0].message.content) == "error"
+        assert hdrs["x-debias-biases"] == "position"
+        assert {r.request.api_key for r in upstream.requests} == {KEY}  # the server's key
+        upstream.responder = lambda req: "Plain words here."
+        plain, hdrs = _judge(client, [{"role": "user", "content": "Hi"}])
+        assert plain.choices[0].message.content == "Plain words here." and hdrs["x-debias"] == "passthrough"
+        stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}],
+                                                stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Plain words here."

@@ -19,13 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from debias.errors import ConfigError, MissingDependencyError
+from debias.errors import ConfigError, MissingDependencyError, VerdictParseError
 from debias.judges.base import Sampling
 from debias.loop import Debiaser
 from debias.proxy.catalog import default_registry
 from debias.proxy.config import ProxyConfig
 from debias.proxy.judge import CONTEXT_KEY, ProxyCall, TemplateJudge
-from debias.proxy.reply import completion_body, error_body, headers, is_error, sse_chunks
+from debias.proxy.reply import (
+    completion_body,
+    error_body,
+    headers,
+    is_error,
+    sse_chunks,
+    unparsed_body,
+)
 from debias.proxy.templates import Match, TemplateRegistry
 from debias.proxy.upstream import Upstream, UpstreamError, upstream_error
 from debias.retry import RetryPolicy
@@ -145,9 +152,14 @@ class ProxyService:
                     candidates=match.candidates, cue=match.cue, metadata={CONTEXT_KEY: call})
         result = await self.debiaser.ajudge(item)
         if is_error(result):
-            if call.error is not None:
-                raise upstream_error(call.error, [])
-            raise UpstreamError(502, f"no verdict: {result.error}")
+            if isinstance(call.error, VerdictParseError) or call.error is None:
+                # the upstream answered but named no verdict: its answer goes back unchanged
+                # (the client's own parser and re-ask logic decide), marked as not debiased
+                text = call.error.text if isinstance(call.error, VerdictParseError) else ""
+                return 200, unparsed_body(text, result, match, model=self.upstream.model), {
+                    "x-debias": "debiased", "x-debias-status": "error",
+                    "x-debias-template": match.template.name}
+            raise upstream_error(call.error, [])
         out = completion_body(result, match, model=self.upstream.model,
                               want_logprobs=bool(body.get("logprobs")))
         return 200, out, headers(result, match)

@@ -176,8 +176,10 @@ class TemplateJudge:
             return Verdict(**base, choice=to_original(order, parsed.slot), raw=completion.text,
                            usage=usage, **extra)
         assert last is not None
-        raise VerdictParseError(f"upstream gave no verdict in the {ctx.match.template.name!r} format "
-                                f"after {reasks + 1} attempt(s): {last}", last.text)
+        error = VerdictParseError(f"upstream gave no verdict in the {ctx.match.template.name!r} "
+                                  f"format after {reasks + 1} attempt(s): {last}", last.text)
+        ctx.error = error
+        raise error
 
     def judge(self, request: JudgeRequest) -> Verdict:
         """Judge one request (blocking upstream calls)."""

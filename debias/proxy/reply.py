@@ -144,6 +144,21 @@ def completion_body(result: Result, match: Match, *, model: str, want_logprobs: 
     }
 
 
+def unparsed_body(text: str, result: Result, match: Match, *, model: str) -> dict[str, Any]:
+    """A ``chat.completion`` carrying the upstream's own answer when it named no verdict."""
+    usage = result.usage
+    return {
+        "id": f"chatcmpl-debias-{uuid.uuid4().hex[:20]}", "object": "chat.completion",
+        "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                  "total_tokens": usage.tokens},
+        "debias": {"status": "error", "template": match.template.name, "verdict": None,
+                   "error": result.error, "calls": usage.calls},
+    }
+
+
 def _pieces(text: str) -> list[str]:
     words = text.split(" ")
     return [" ".join(words[k:k + _CHUNK_WORDS]) + (" " if k + _CHUNK_WORDS < len(words) else "")

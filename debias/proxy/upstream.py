@@ -47,11 +47,13 @@ class UpstreamError(Exception):
 
 
 def upstream_error(exc: BaseException, secrets: list[str]) -> UpstreamError:
-    """The client-facing form of an upstream exception (status kept, key redacted)."""
+    """The client-facing form of an upstream exception: the upstream's status (504 for a
+    timeout, 502 when there is none), the message with the key redacted."""
     status = status_of(exc)
     if status is None:
         status = getattr(exc, "status_code", None)
-    code = status if isinstance(status, int) and 400 <= status < 600 else 502
+    timed_out = "Timeout" in str(getattr(exc, "error_type", "")) or isinstance(exc, TimeoutError)
+    code = status if isinstance(status, int) and 400 <= status < 600 else 504 if timed_out else 502
     return UpstreamError(code, redact(f"upstream error: {exc}", secrets))
 
 
