@@ -321,3 +321,13 @@ def test_litellm_upstream(upstream: OpenAIServer, monkeypatch: pytest.MonkeyPatc
         stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}],
                                                 stream=True)
         assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Plain words here."
+
+
+def test_raise_policy_refuses_a_biased_verdict_with_422(upstream: OpenAIServer) -> None:
+    upstream.responder = SlotJudge(0)
+    with ProxyServer(_config(upstream, detectors="position:policy=raise")) as px:
+        response = httpx.post(f"{px.base_url}/chat/completions",
+                              json={"messages": _pair("arena-hard", right_first=False)[0]})
+    assert response.status_code == 422
+    assert response.headers["x-debias-status"] == "raised" and response.headers["x-debias-biases"] == "position"
+    assert "bias detected" in response.json()["error"]["message"]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from debias.errors import ConfigError, MissingDependencyError, VerdictParseError
+from debias.errors import BiasDetectedError, ConfigError, MissingDependencyError, VerdictParseError
 from debias.judges.base import Sampling
 from debias.loop import Debiaser
 from debias.proxy.catalog import default_registry
@@ -222,6 +222,10 @@ def create_app(config: ProxyConfig, *, registry: TemplateRegistry | None = None,
                          {"x-debias-status": "error"} if match is not None else {"x-debias": "passthrough"})
         except ConfigError as exc:
             return error(400, str(exc), "invalid_request_error")
+        except BiasDetectedError as exc:  # a detector with policy 'raise' found bias
+            biases = ",".join(sorted({f.bias for f in exc.findings})) or "unknown"
+            return error(422, f"judge-debias refused the verdict: {exc}", "bias_detected",
+                         {"x-debias-status": "raised", "x-debias-biases": biases})
         if stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(iter(list(sse_chunks(out, include_usage=include_usage))),
