@@ -181,6 +181,10 @@ def throughput_section(upstream: str, args: argparse.Namespace, detectors: str) 
     proxied["proxy_cpu_ms_per_item"] = 1000 * (cpu1 - cpu0) / len(chats)
     proxied["upstream_calls"] = after["requests"] - before["requests"]
     proxied["calls_per_item"] = proxied["upstream_calls"] / proxied["items"]
+    ideal = args.concurrency / args.latency / max(proxied["calls_per_item"], 1e-9)
+    proxied["ideal_items_per_s"] = ideal
+    # the share of one core the proxy process needs to keep up with the ideal rate
+    proxied["core_share_at_ideal"] = proxied["proxy_cpu_ms_per_item"] * ideal / 1000
     return {"detectors": detectors or "none", "loadavg_1m_before": load_before,
             "in_process": {"items_per_s": inproc_rate, "model_calls": inproc["model_calls"],
                            "cpu_ms_per_item": 1000 * inproc["cpu_s"] / inproc["items"],
@@ -215,8 +219,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"{res['proxy']['items_per_s']:7.1f} items/s ({res['proxy']['proxy_cpu_ms_per_item']:.2f} "
                       f"ms CPU/item in the proxy)  ratio {res['ratio']:.3f}  load "
                       f"{res['loadavg_1m_before']:.2f}", flush=True)
-    ratios = {d or "none": statistics.median(r["ratio"] for r in runs if r["detectors"] == (d or "none"))
-              for d in sets}
+    def med(d: str, pick: Any) -> float:
+        return statistics.median(pick(r) for r in runs if r["detectors"] == (d or "none"))
+
+    ratios = {d or "none": med(d, lambda r: r["ratio"]) for d in sets}
+    cpu = {d or "none": {"in_process_cpu_ms_per_item": med(d, lambda r: r["in_process"]["cpu_ms_per_item"]),
+                         "proxy_cpu_ms_per_item": med(d, lambda r: r["proxy"]["proxy_cpu_ms_per_item"]),
+                         "proxy_core_share_at_ideal": med(d, lambda r: r["proxy"]["core_share_at_ideal"])}
+           for d in sets}
     result = {
         "benchmark": "proxy_overhead",
         "command": "python " + shlex.join(["benchmarks/proxy_overhead.py",
@@ -229,15 +239,18 @@ def main(argv: list[str] | None = None) -> int:
                   "max_rounds": 1},
         "latency": latency,
         "throughput": {"concurrency": args.concurrency, "items": args.items, "runs": runs,
-                       "median_ratio_proxy_over_in_process": ratios, "goal_ratio": 0.85},
+                       "median_ratio_proxy_over_in_process": ratios, "goal_ratio": 0.85,
+                       "median_cpu": cpu},
         "note": ("Latency: one sequential httpx client; added latency is the proxy's median minus "
                  "the direct median for the same number of upstream calls. Throughput: the proxy "
                  "gets one HTTP request per item from an aiohttp load generator; the in-process "
                  "number is benchmarks/throughput.py's full stack (runner, Debiaser, ChatJudge, "
                  "openai-compat backend) in this process. Client, proxy and upstream share the "
                  "machine's cores (see machine.cpus and loadavg): on a small shared machine the "
-                 "proxy's extra process competes for CPU, so the ratio is a lower bound of what "
-                 "a proxy on its own core achieves."),
+                 "proxy's extra process competes for CPU and wall-clock ratios swing with the "
+                 "load; CPU per item is the steadier number. core_share_at_ideal = proxy CPU per "
+                 "item x the ideal item rate (concurrency / latency / calls per item): the "
+                 "fraction of one core the proxy needs to keep up with the upstream."),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
