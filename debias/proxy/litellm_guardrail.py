@@ -26,6 +26,9 @@ Options (``litellm_params``; prefixed ``debias_`` because litellm passes every g
 parameter to the class): ``debias_detectors``, ``debias_max_rounds``, ``debias_budget``,
 ``debias_templates`` (comma-separated names), ``debias_judge``, ``debias_api_base``.
 
+litellm calls ``post_call`` hooks for non-streamed responses only: streamed judge requests
+through the litellm proxy are not debiased (``debias serve`` debiases both).
+
 litellm's proxy needs ``pip install 'litellm[proxy]'``; this module imports only
 ``litellm.integrations.custom_guardrail`` at import time (the proxy imports it anyway).
 """
