@@ -128,6 +128,42 @@ def test_litellm_proxy_with_the_guardrail_debiases_judge_prompts(
     honest = client.chat.completions.create(model="judge", messages=chat)  # type: ignore[arg-type]
     assert client_reads("mtbench-pair-v2", honest.choices[0].message.content) == "B"
 
+    # streamed: collected, debiased, sent on
+    upstream.responder = SlotJudge(0)
+    stream = client.chat.completions.create(model="judge", messages=chat, stream=True)  # type: ignore[arg-type]
+    streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert client_reads("mtbench-pair-v2", streamed) == "tie"
+    upstream.responder = lambda req: "Roses are red, violets are blue."
+    stream = client.chat.completions.create(model="judge", stream=True,
+                                            messages=[{"role": "user", "content": "Poem?"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == \
+        "Roses are red, violets are blue."
+
     upstream.responder = lambda req: "Roses are red."
     plain = client.chat.completions.create(model="judge", messages=[{"role": "user", "content": "Poem?"}])
     assert plain.choices[0].message.content == "Roses are red."
+
+
+async def test_streaming_hook_sends_the_final_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    from litellm.types.utils import ModelResponseStream
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-test")
+    with OpenAIServer(SlotJudge(1)) as upstream:
+        hook = guardrail.DebiasGuardrail(guardrail_name="judge-debias", event_hook="post_call",
+                                         debias_detectors="position", debias_judge="openai/test-judge",
+                                         debias_api_base=upstream.base_url)
+        chat = messages("mtbench-pair-v2", "2+2?", "4 [correct]", "5")
+
+        async def model_stream(pieces: list[str]):  # type: ignore[no-untyped-def]
+            for k, piece in enumerate(pieces):
+                yield ModelResponseStream(choices=[{"index": 0, "delta": {"content": piece},
+                                                    "finish_reason": "stop" if k == len(pieces) - 1 else None}])
+
+        out = [c async for c in hook.async_post_call_streaming_iterator_hook(
+            None, model_stream(["Assistant B is better. ", "[[B]]"]), {"model": "judge", "messages": chat})]
+        text = "".join(c.choices[0].delta.content or "" for c in out)
+        assert client_reads("mtbench-pair-v2", text) == "tie" and out[-1].debias["first_verdict"] == "B"
+        plain = [c async for c in hook.async_post_call_streaming_iterator_hook(
+            None, model_stream(["Roses ", "are red."]), {"model": "judge",
+                                                        "messages": [{"role": "user", "content": "Poem?"}]})]
+        assert "".join(c.choices[0].delta.content for c in plain) == "Roses are red."

@@ -26,8 +26,8 @@ Options (``litellm_params``; prefixed ``debias_`` because litellm passes every g
 parameter to the class): ``debias_detectors``, ``debias_max_rounds``, ``debias_budget``,
 ``debias_templates`` (comma-separated names), ``debias_judge``, ``debias_api_base``.
 
-litellm calls ``post_call`` hooks for non-streamed responses only: streamed judge requests
-through the litellm proxy are not debiased (``debias serve`` debiases both).
+Streamed judge requests are collected, debiased and sent on (the streaming iterator
+hook); other streams pass through chunk by chunk.
 
 litellm's proxy needs ``pip install 'litellm[proxy]'``; this module imports only
 ``litellm.integrations.custom_guardrail`` at import time (the proxy imports it anyway).
@@ -36,6 +36,7 @@ litellm's proxy needs ``pip install 'litellm[proxy]'``; this module imports only
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -79,6 +80,12 @@ class RouterBackend:
             kwargs.update(logprobs=True, top_logprobs=sampling.top_logprobs or 5)
         response = await self._retrier.acall(self.router.acompletion, **kwargs)
         return completion_of(response)
+
+
+def _delta(chunk: Any) -> Any:
+    """The delta of a stream chunk's first choice (None when it has none)."""
+    choices = getattr(chunk, "choices", None)
+    return getattr(choices[0], "delta", None) if choices else None
 
 
 def completion_of(response: Any) -> Completion:
@@ -136,27 +143,38 @@ class DebiasGuardrail(CustomGuardrail):
             raise ConfigError("the litellm proxy has no router; set debias_judge to a model string")
         return RouterBackend(router, str(data.get("model")))
 
-    async def async_post_call_success_hook(self, data: dict, user_api_key_dict: Any,
-                                           response: Any) -> Any:
-        """Replace a judge verdict by its debiased one (other responses are returned as is)."""
-        if not isinstance(data.get("messages"), list) or not getattr(response, "choices", None):
-            return response
+    async def _debias(self, data: dict[str, Any], first: Completion) -> tuple[Any, Any] | None:
+        """(result, match) for a recognised judge request whose model answered ``first``;
+        None when the request is not a judgement or no debiased verdict came out."""
+        if not isinstance(data.get("messages"), list):
+            return None
         match = judgement_of(data, self.registry)
         if match is None:
-            return response
+            return None
         try:
             sampling = sampling_of(data, default_max_tokens=2048)
         except BadRequest:
-            return response
-        call = ProxyCall(match=match, backend=self._backend(data), sampling=sampling,
-                         first=completion_of(response), budget=self.budget)
-        item = Item(id=str(getattr(response, "id", "") or "judgement"), task="pairwise",
+            return None
+        call = ProxyCall(match=match, backend=self._backend(data), sampling=sampling, first=first,
+                         budget=self.budget)
+        item = Item(id=str(data.get("litellm_call_id") or "judgement"), task="pairwise",
                     instruction=match.instruction, candidates=match.candidates, cue=match.cue,
                     metadata={CONTEXT_KEY: call})
         result = await self.debiaser.ajudge(item)
         if is_error(result):  # the first judgement is the model's own answer: kept as it is
             logger.warning("judge-debias guardrail: no debiased verdict (%s)", result.error)
+            return None
+        return result, match
+
+    async def async_post_call_success_hook(self, data: dict, user_api_key_dict: Any,
+                                           response: Any) -> Any:
+        """Replace a judge verdict by its debiased one (other responses are returned as is)."""
+        if not getattr(response, "choices", None):
             return response
+        done = await self._debias(data, completion_of(response))
+        if done is None:
+            return response
+        result, match = done
         response.choices[0].message.content = reply_text(result, match.template.verdict)
         response.debias = summary(result, match)
         hidden = getattr(response, "_hidden_params", None)
@@ -165,6 +183,27 @@ class DebiasGuardrail(CustomGuardrail):
             hidden[_HEADERS_KEY] = headers(result, match)
         return response
 
+    async def async_post_call_streaming_iterator_hook(self, user_api_key_dict: Any, response: Any,
+                                                      request_data: dict) -> AsyncGenerator[Any, None]:
+        """Streamed judge requests: the model's stream is collected, debiased, and sent on
+        with the final verdict as its content (other streams pass through chunk by chunk)."""
+        if not isinstance(request_data.get("messages"), list) or judgement_of(request_data, self.registry) is None:
+            async for chunk in response:
+                yield chunk
+            return
+        chunks = [chunk async for chunk in response]
+        deltas = [_delta(c) for c in chunks]
+        text = "".join(d.content for d in deltas if d is not None and d.content)
+        done = await self._debias(request_data, Completion(text=text, usage=Usage(calls=1)))
+        if done is not None:
+            result, match = done
+            final = reply_text(result, match.template.verdict)
+            for delta in (d for d in deltas if d is not None and d.content is not None):
+                delta.content, final = final, ""
+            if chunks:
+                chunks[-1].debias = summary(result, match)
+        for chunk in chunks:
+            yield chunk
     async def async_post_call_response_headers_hook(self, data: dict, user_api_key_dict: Any,
                                                     response: object,
                                                     request_headers: dict[str, str] | None = None,
