@@ -31,9 +31,16 @@ def test_serve_needs_a_judge(capsys: pytest.CaptureFixture[str]) -> None:
     (["--judge", "openai-compat:x", "--api-base", "http://127.0.0.1:9/v1", "--max-rounds", "-1"],
      "--max-rounds"),
     (["--judge", "openai-compat:x", "--api-base", "http://127.0.0.1:9/v1", "--budget", "0"], "--budget"),
+    (["--judge", "openai-compat:x", "--api-base", "http://127.0.0.1:9/v1", "--templates", "nope"],
+     "no template named 'nope'"),
+    (["--judge", "openai-compat:x", "--api-base", "http://127.0.0.1:9/v1", "--detectors", "positon"],
+     "positon"),
+    (["--judge", "openai-compat:x"], "needs the server URL"),
 ])
 def test_bad_settings_exit_2_with_a_message(argv: list[str], message: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     assert main(["serve", *argv]) == 2
     assert message in capsys.readouterr().err
 
