@@ -104,19 +104,21 @@ def _logprob_entry(token: str, p: float, alternatives: list[tuple[str, float]],
 
 
 def build_logprobs(req: ChatRequest, tokens: list[str], confidence: float,
-                   top_n: int) -> dict[str, Any]:
+                   top_n: int, labels: tuple[str, ...] = ()) -> dict[str, Any]:
     """OpenAI ``choices[0].logprobs`` for ``tokens``.
 
     A token that is a display label (``a``/``b`` or ``1``/``2``...) gets probability
     ``confidence`` and the other labels share the rest, so option scoring sees a real
-    distribution; other tokens get 0.98 with two filler alternatives.
+    distribution; other tokens get 0.98 with two filler alternatives. ``labels`` replaces
+    the display labels (case-sensitive), e.g. AlpacaEval's ``("m", "M")``.
     """
-    labels = [req.view.label(i) for i in range(req.view.n)]
+    exact = bool(labels)
+    names = list(labels) if exact else [req.view.label(i) for i in range(req.view.n)]
     content = []
     for tok in tokens:
-        bare = tok.strip()
-        if bare.lower() in labels:
-            others = [lab for lab in labels if lab != bare.lower()]
+        bare = tok.strip() if exact else tok.strip().lower()
+        if bare in names:
+            others = [lab for lab in names if lab != bare]
             q = (1.0 - confidence) / max(len(others), 1)
             alts = [(tok.replace(bare, lab), q) for lab in others]
             content.append(_logprob_entry(tok, confidence, alts, top_n))
@@ -235,7 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
                                   "message": {"role": "assistant", "content": text}}
         if body.get("logprobs") and owner.logprobs and reply.logprobs:
             top_n = int(body.get("top_logprobs") or 0)
-            choice["logprobs"] = build_logprobs(req, tokens, reply.confidence, top_n)
+            choice["logprobs"] = build_logprobs(req, tokens, reply.confidence, top_n,
+                                                reply.alternatives)
         prompt_tokens = count_prompt_tokens(req.messages)
         payload = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
@@ -247,7 +250,31 @@ class _Handler(BaseHTTPRequestHandler):
                       "total_tokens": prompt_tokens + len(tokens)},
         }
         entry.status, entry.text = 200, text
+        if body.get("stream"):
+            return self._stream(payload, reply.headers)
         self._send(200, payload, reply.headers)
+        return None
+
+    def _stream(self, payload: dict[str, Any], headers: dict[str, str]) -> None:
+        """The completion as ``chat.completion.chunk`` server-sent events (one chunk per
+        token, then the finish chunk and ``[DONE]``), sent with a Content-Length."""
+        head = {k: payload[k] for k in ("id", "created", "model")}
+        head["object"] = "chat.completion.chunk"
+        choice = payload["choices"][0]
+        events = [{**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                        "finish_reason": None}]}]
+        events += [{**head, "choices": [{"index": 0, "delta": {"content": tok}, "finish_reason": None}]}
+                   for tok in tokenize(choice["message"]["content"])]
+        events.append({**head, "choices": [{"index": 0, "delta": {},
+                                            "finish_reason": choice["finish_reason"]}]})
+        data = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class _HTTPServer(ThreadingHTTPServer):

@@ -71,6 +71,9 @@ class Reply:
         headers: Extra response headers (e.g. ``{"Retry-After": "0"}``).
         confidence: Probability given to the emitted answer label in log-probabilities.
         logprobs: False to omit log-probabilities even when requested.
+        alternatives: Answer labels that share the rest of the probability in
+            log-probabilities when the emitted token is one of them (e.g. ``("m", "M")``);
+            empty: the prompt's display labels (``a``/``b`` ...).
     """
 
     text: str = ""
@@ -80,6 +83,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     confidence: float = 0.9
     logprobs: bool = True
+    alternatives: tuple[str, ...] = ()
 
 
 Responder = Callable[[ChatRequest], "str | Reply"]
