@@ -288,3 +288,30 @@ def test_entry_point_declared_in_pyproject_registers_the_provider():
     model = get_model("debias/mockllm/model", custom_outputs=[_out("Output (b)"), _out("Output (a)")],
                       detectors="position", max_rounds=0)
     assert model.api.settings.max_rounds == 0
+
+
+def test_grader_answering_garbage_gives_an_unscored_score_with_the_reason():
+    def garbage(input, tools, tool_choice, config):  # type: ignore[no-untyped-def]
+        return _out("Both answers have merits; hard to say.")
+
+    task = Task(dataset=_pairs(), solver=[], scorer=debiased(pairwise_grader(), detectors="position"))
+    samples = _run(task, get_model("mockllm/model", custom_outputs=garbage))
+    for s in samples:
+        score = next(iter(s.scores.values()))
+        assert score.reason and "judge failed" in str(score.reason)
+        assert score.metadata["debias_status"] == "error"
+
+
+def test_numeric_preference_scorer_without_answer_is_read_as_first_or_second():
+    @scorer(metrics=[mean()])
+    def prefers_first() -> object:
+        async def score(state: TaskState, target: Target) -> Score:
+            return Score(value=1.0)  # "the first shown candidate wins", whatever it is
+        return score
+
+    task = Task(dataset=_pairs(), solver=[], scorer=debiased(prefers_first(), detectors="position",
+                                                             max_rounds=0))
+    [log] = eval(task, model="mockllm/model", display="none")
+    score = next(iter(log.samples[0].scores.values()))
+    assert score.metadata["debias_position_detected"] is True
+    assert score.answer == "tie" and score.value == 0.5

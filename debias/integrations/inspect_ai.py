@@ -161,6 +161,12 @@ def _answer(score: Score, task: str) -> Any:
     if isinstance(value, bool):
         raise JudgeError(f"pairwise grader returned a boolean score ({value}); it should name a "
                          "candidate (\"A\"/\"B\"/\"tie\") in Score.answer or Score.value")
+    if isinstance(value, float) and task == "pairwise":  # a preference value, see preference_value
+        by_value = {1.0: "A", 0.0: "B", 0.5: "tie"}
+        if value not in by_value:
+            raise JudgeError(f"pairwise grader returned value {value}; expected 1 (first shown "
+                             "wins), 0 (second) or 0.5 (tie), or a letter in Score.answer")
+        return by_value[value]
     return value
 
 
