@@ -90,6 +90,7 @@ def test_position_biased_grader_is_caught_and_debiased():
         assert meta["debias_first_choice"] == "A"
         # always-first never listens: the orders disagree -> a tie, never the biased "A"
         assert score.answer == "tie" and score.value == 0.5
+        assert "first grading: Output (a)" in score.explanation  # the inner grading is kept
         assert meta["debias_final_choice"] == "tie"
         assert meta["debias_status"] == "unresolved"
     # probes were real re-gradings of swapped copies

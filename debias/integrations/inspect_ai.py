@@ -263,7 +263,9 @@ def to_score(result: Result, scores: dict[tuple[Any, ...], Score],
     """The debiased Inspect Score of a result (see :func:`debiased`)."""
     score_cls = _scorer_mod().Score
     meta = findings_metadata(result)
-    first = scores.get(_key(result.rounds[0].verdict.order, True, None)) if result.rounds else None
+    first_verdict = result.rounds[0].verdict if result.rounds else None
+    first = (scores.get(_key(first_verdict.order, first_verdict.with_cue, None))
+             if first_verdict is not None else None)
     base_meta = dict(first.metadata or {}) if first is not None else {}
     if result.status is Status.ERROR or result.verdict is None:
         return score_cls.unscored(reason=f"judge failed: {result.error}",
