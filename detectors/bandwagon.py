@@ -51,14 +51,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
+from debias.options import as_bool, as_float, check_policy
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
 from detectors.cues import Cue, CuePatterns, default_non_answer_patterns
-from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors, logit, sigmoid
 
 
-@register_detector("bandwagon")
 class BandwagonDetector:
     """Flags verdicts that follow a majority/popularity/authority cue.
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
+from debias.memo import BoundedCache
 from debias.ordering import reversed_order, to_slot
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
-from detectors.memo import BoundedCache
 
 
 def _rotations(order: list[int], k: int) -> list[int]:
     return order[k:] + order[:k]
 
 
-@register_detector("position")
 class PositionDetector:
     """Counterfactual order probe for pairwise and multiple-choice verdicts.
 

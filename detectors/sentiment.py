@@ -123,11 +123,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
 from debias.errors import ConfigError, MissingDependencyError
+from debias.memo import BoundedCache
+from debias.options import as_bool, as_float, check_policy
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
-from detectors.memo import BoundedCache
-from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors
 
 _WORD = re.compile(r"[a-z][a-z']*")
@@ -468,7 +468,6 @@ def p_most_negative(tones: Sequence[float], temperature: float) -> list[float]:
     return [w / total for w in weights]
 
 
-@register_detector("sentiment")
 class SentimentDetector:
     """Flags verdicts that favour upbeat wording over a negatively worded candidate.
 

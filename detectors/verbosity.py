@@ -33,14 +33,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
+from debias.options import as_bool, as_float, check_policy
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
 from detectors.lengths import compare_lengths, final_number, is_concise_answer, same_number
-from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors
 
 
-@register_detector("verbosity")
 class VerbosityDetector:
     """Length asymmetry of chosen vs rejected candidates, with a length-controlled probe.
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from debias.contract import POLICIES, Policy
 from debias.errors import ConfigError
-from detectors.base import POLICIES, Policy
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
