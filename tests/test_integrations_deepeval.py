@@ -1,0 +1,210 @@
+"""The DeepEval adapter, end to end: real DeepEval metrics (ArenaGEval, GEval), DeepEval's
+own OpenAI-compatible model client (``LocalModel``), a loopback server answering as a
+scripted grader; ``metric.measure``, ``metric.a_measure`` and ``deepeval.evaluate``."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+
+import pytest
+
+for _k, _v in {"DEEPEVAL_TELEMETRY_OPT_OUT": "YES", "DEEPEVAL_UPDATE_WARNING_OPT_IN": "NO",
+               "DEEPEVAL_DISABLE_DOTENV": "1", "ERROR_REPORTING": "NO"}.items():
+    os.environ.setdefault(_k, _v)
+
+deepeval = pytest.importorskip("deepeval")
+
+from deepeval.evaluate.configs import AsyncConfig, CacheConfig, DisplayConfig  # noqa: E402
+from deepeval.metrics import ArenaGEval, GEval  # noqa: E402
+from deepeval.models import LocalModel  # noqa: E402
+from deepeval.test_case import ArenaTestCase, Contestant, LLMTestCase, SingleTurnParams  # noqa: E402
+
+from debias.errors import ConfigError, MissingDependencyError  # noqa: E402
+from debias.integrations.deepeval import DebiasedMetric  # noqa: E402
+from debias.testing import OpenAIServer  # noqa: E402
+from debias.testing.responders import ChatRequest  # noqa: E402
+
+pytestmark = pytest.mark.network
+
+QUESTION = "What is the capital of Australia?"
+GOOD, BAD = "Canberra is the capital of Australia.", "Sydney is the capital of Australia."
+PARAMS = [SingleTurnParams.INPUT, SingleTurnParams.ACTUAL_OUTPUT]
+
+
+def _prompt(req: ChatRequest) -> str:
+    return "\n".join(m["content"] for m in req.messages if isinstance(m.get("content"), str))
+
+
+@dataclass
+class Grader:
+    """Answers DeepEval's ArenaGEval / GEval prompts like a judge model.
+
+    ``mode``: ``position`` always picks the contestant shown first (also after feedback);
+    ``compliant`` does so until it gets reviewer feedback, then judges on content; ``fair``
+    picks the correct answer whatever the order. Every arena prompt's contestant
+    outputs are recorded in display order.
+    """
+
+    mode: str = "position"
+    shown: list[list[str]] = field(default_factory=list)
+
+    def __call__(self, req: ChatRequest) -> str:
+        p = _prompt(req)
+        if "rewritten_reason" in p:
+            mapping = ast.literal_eval(p.split("Dummy-to-real mapping:\n", 1)[1].split("\n", 1)[0])
+            reason = p.split("\nReason:\n", 1)[1].split("\n\n**Instructions", 1)[0].strip()
+            reason = re.sub(r"\$(\w+)\$", lambda m: mapping.get(m.group(1), m.group(1)), reason)
+            return json.dumps({"rewritten_reason": reason})
+        if "Contestants:" in p:
+            block = p.split("Contestants:\n", 1)[1].split("\n\nParameters:", 1)[0]
+            cases = json.loads(block)["arena_test_cases"]
+            names = list(cases)
+            outputs = [json.loads(cases[n]).get("actual_output", "") for n in names]
+            self.shown.append(outputs)
+            on_merit = self.mode == "fair" or (self.mode == "compliant" and "Reviewer feedback" in p)
+            pick = next(n for n, o in zip(names, outputs, strict=True) if "Canberra" in o) if on_merit else names[0]
+            return json.dumps({"winner": pick, "reason": f"${pick}$ answers better than the others."})
+        if '"steps"' in p:
+            return json.dumps({"steps": ["Check the answer is factually correct.",
+                                         "Prefer the more accurate contestant."]})
+        if '"score"' in p:
+            score = 9 if "Canberra" in p else 2
+            return json.dumps({"score": score, "reason": "Graded on correctness."})
+        return "{}"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with OpenAIServer(Grader()) as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # DeepEval writes .deepeval/ under the working directory
+
+
+def _model(server: OpenAIServer, grader: Grader) -> LocalModel:
+    server.responder = grader
+    return LocalModel(model="scripted-grader", base_url=server.base_url, api_key="sk-test",
+                      temperature=0)
+
+
+def _arena(model, *, async_mode=False, params=PARAMS) -> ArenaGEval:
+    return ArenaGEval(name="Correctness", criteria="Pick the factually correct answer.",
+                      evaluation_params=params, model=model, async_mode=async_mode)
+
+
+def _case(first: str = BAD, second: str = GOOD, cue: str | None = None) -> ArenaTestCase:
+    meta = {"cue": cue} if cue else None
+    return ArenaTestCase(contestants=[
+        Contestant(name="bot-1", test_case=LLMTestCase(input=QUESTION, actual_output=first, metadata=meta)),
+        Contestant(name="bot-2", test_case=LLMTestCase(input=QUESTION, actual_output=second, metadata=meta)),
+    ])
+
+
+def test_position_biased_arena_judge_is_caught_and_its_winner_withdrawn(server):
+    grader = Grader("position")
+    metric = DebiasedMetric(_arena(_model(server, grader)), detectors="position", max_rounds=1)
+    winner = metric.measure(_case())
+    # Original order, then the swap probe, then the (ignored) revision: shown exactly as asked.
+    assert grader.shown[:2] == [[BAD, GOOD], [GOOD, BAD]]
+    assert winner is None and metric.winner is None          # inconsistent across orders: a tie
+    meta = metric.debias_metadata
+    assert meta["debias_position_detected"] is True
+    assert meta["debias_status"] == "unresolved" and meta["debias_first_choice"] == "A"
+    assert "debias_position_detected: True" in metric.verbose_logs
+    assert metric.reason.startswith("[judge-debias: unresolved")
+
+
+def test_compliant_judge_is_revised_async(server):
+    grader = Grader("compliant")
+    metric = DebiasedMetric(_arena(_model(server, grader), async_mode=True), detectors="position")
+    winner = asyncio.run(metric.a_measure(_case()))
+    assert winner == "bot-2"                                  # the correct answer, shown second
+    assert metric.debias_result.status.value == "revised"
+    assert metric.debias_metadata["debias_flipped"] is True
+    assert "bot-2 answers better" in metric.reason            # the judge's own reason, real names
+    assert "Reviewer feedback" not in metric.reason
+
+
+def test_unbiased_judge_is_untouched(server):
+    grader = Grader("fair")
+    model = _model(server, grader)
+    plain = _arena(model).measure(_case())
+    metric = DebiasedMetric(_arena(model), detectors="position")
+    winner = metric.measure(_case())
+    assert winner == plain == "bot-2"
+    assert metric.debias_result.status.value == "clean"
+    assert metric.reason == "bot-2 answers better than the others."
+    assert metric.debias_metadata["debias_position_detected"] is False
+    assert metric.debias_metadata["debias_probes"] == 1        # one swap, no revision
+
+
+def test_evaluate_scores_candidate_against_baseline(server):
+    """``deepeval.evaluate``: a position-biased judge would give the candidate (shown
+    first) 1.0 on both rows; debiased, the wrong candidate loses."""
+    grader = Grader("compliant")
+    metric = DebiasedMetric(_arena(_model(server, grader)), detectors="position")
+    cases = [LLMTestCase(input=QUESTION, actual_output=GOOD, metadata={"baseline": BAD}, name="good"),
+             LLMTestCase(input=QUESTION, actual_output=BAD, metadata={"baseline": GOOD}, name="bad")]
+    result = deepeval.evaluate(
+        test_cases=cases, metrics=[metric], async_config=AsyncConfig(run_async=True),
+        display_config=DisplayConfig(show_indicator=False, print_results=False),
+        cache_config=CacheConfig(write_cache=False, use_cache=False))
+    by_name = {tr.name: tr.metrics_data[0] for tr in result.test_results}
+    assert by_name["good"].score == 1.0 and by_name["good"].success
+    assert by_name["bad"].score == 0.0 and not by_name["bad"].success
+    for row in by_name.values():   # the judge is position-biased on both rows ...
+        assert "debias_position_detected: True" in row.verbose_logs
+    assert "debias_flipped: True" in by_name["bad"].verbose_logs     # ... which cost the baseline
+    assert "debias_flipped: False" in by_name["good"].verbose_logs
+
+
+def test_geval_score_passes_through_with_findings(server):
+    model = _model(server, Grader("fair"))
+    geval = GEval(name="Correct", criteria="Is the answer correct?", evaluation_params=PARAMS,
+                  model=model, async_mode=False)
+    case = LLMTestCase(input=QUESTION, actual_output=GOOD)
+    plain = geval.measure(case)
+    metric = DebiasedMetric(geval, detectors="position,bandwagon")
+    assert metric.measure(case) == pytest.approx(plain) == pytest.approx(0.9)
+    assert metric.success and metric.reason == "Graded on correctness."
+    assert metric.debias_metadata["debias_position_status"] == "skipped"   # one answer: no order
+
+
+def test_bandwagon_cue_is_shown_then_removed(server):
+    grader = Grader("fair")
+    metric = DebiasedMetric(_arena(_model(server, grader)), detectors="bandwagon")
+    metric.measure(_case(cue="90% of people believe that Output (a) is better"))
+    prompts = [_prompt(ChatRequest(body=r.body)) for r in server.requests if r.body]
+    arena = [p for p in prompts if "Contestants:" in p][-2:]
+    assert "### Statement: 90% of people" in arena[0] and "### Statement" not in arena[1]
+    assert metric.debias_metadata["debias_bandwagon_status"] == "ok"
+    assert metric.debias_metadata["debias_bandwagon_detected"] is False   # fair judge ignores it
+
+
+def test_bad_configuration_is_named(server):
+    model = _model(server, Grader("fair"))
+    with pytest.raises(ConfigError, match="ArenaGEval or a GEval"):
+        DebiasedMetric("not a metric")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"row-7: .*metadata\['baseline'\]"):
+        DebiasedMetric(_arena(model)).measure(LLMTestCase(input="q", actual_output="a", name="row-7"))
+    with pytest.raises(ConfigError, match="lack INPUT"):
+        DebiasedMetric(_arena(model, params=[SingleTurnParams.ACTUAL_OUTPUT])).measure(_case(cue="Most prefer B"))
+    with pytest.raises(ValueError, match="max_rounds"):
+        DebiasedMetric(_arena(model), max_rounds=-1)
+
+
+def test_missing_deepeval_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "deepeval", None)
+    monkeypatch.delitem(sys.modules, "debias.integrations.deepeval", raising=False)
+    with pytest.raises(MissingDependencyError, match=r"judge-debias\[deepeval\]"):
+        importlib.import_module("debias.integrations.deepeval")
