@@ -47,11 +47,11 @@ from debias.errors import ConfigError, JudgeError, VerdictParseError
 from debias.integrations.common import (
     DebiasSettings,
     build_debiaser,
-    choice_letter,
     findings_metadata,
     make_item,
     require,
 )
+from debias.integrations.reasons import debiased_reason, default_label
 from debias.judges.base import JudgeRequest
 from debias.loop import DEFAULT_DETECTORS
 from debias.types import Item, Result, Status, Usage, Verdict
@@ -324,24 +324,12 @@ class DebiasedMetric(BaseMetric):
         return self.score
 
     def _reason(self, result: Result, case: _Case) -> str:
-        v = result.verdict
-        assert v is not None
-        first = result.rounds[0].verdict if result.rounds else v
-
         def label(x: Verdict) -> str:
-            if x.score is not None:
-                return f"{x.score:g}"
-            if x.tie or x.choice is None:
-                return "tie"
-            return case.names[x.choice] if case.names else str(choice_letter(x))
+            if x.choice is not None and not x.tie and case.names:
+                return case.names[x.choice]
+            return default_label(x)
 
-        if result.status is Status.CLEAN:
-            return v.raw
-        biases = ", ".join(self.debias_metadata.get("debias_biases_detected") or []) or "none"
-        note = (f"[judge-debias: {result.status.value} ({result.stop_reason}); bias found: {biases}; "
-                f"first verdict {label(first)}, final {label(v)}]")
-        judged = v.raw if v.raw and not v.raw.startswith("aggregate:") else first.raw
-        return f"{note} {judged}".strip()
+        return debiased_reason(result, label)
 
     def _logs(self, meta: dict[str, Any], case: _Case) -> None:
         lines = [f"{k}: {', '.join(map(str, x)) if isinstance(x, list) else x}" for k, x in meta.items()]
