@@ -13,6 +13,7 @@ instead and run after the cheap ones, as the cascade setting says.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -205,6 +206,14 @@ def create_detector(name: str, **options: Any) -> AnyDetector:
     if policy is not None and policy not in POLICIES:
         raise ConfigError(f"detector {name!r}: policy {policy!r} is not one of {POLICIES}")
     factory = detector_registry.get(name)
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError:
+        params = inspect.signature(factory).parameters
+        known = [p for p, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD]
+        unknown = [k for k in options if k not in params]
+        raise ConfigError(f"detector {name!r} has no option {', '.join(map(repr, unknown)) or '?'}; "
+                          f"its options: {', '.join(known)}") from None
     return factory(**options)  # type: ignore[no-any-return]
 
 

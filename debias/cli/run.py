@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
+from debias.cache import default_cache_dir
 from debias.errors import ConfigError, InputError
 
 
@@ -37,12 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--strict", action="store_true", help="raise on detector errors")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_command)
-
-
-def default_cache_dir() -> Path:
-    """The cache folder: $DEBIAS_CACHE_DIR or ~/.cache/judge-debias."""
-    env = os.environ.get("DEBIAS_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "judge-debias"
 
 
 def run_command(args: argparse.Namespace) -> int:
