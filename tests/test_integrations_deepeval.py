@@ -4,14 +4,10 @@ scripted grader; ``metric.measure``, ``metric.a_measure`` and ``deepeval.evaluat
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import importlib
-import json
 import os
-import re
 import sys
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -29,6 +25,7 @@ from deepeval.test_case import ArenaTestCase, Contestant, LLMTestCase, SingleTur
 from debias.errors import ConfigError, MissingDependencyError  # noqa: E402
 from debias.integrations.deepeval import DebiasedMetric  # noqa: E402
 from debias.testing import OpenAIServer  # noqa: E402
+from debias.testing.framework_graders import DeepEvalGrader, prompt_text  # noqa: E402
 from debias.testing.responders import ChatRequest  # noqa: E402
 
 pytestmark = pytest.mark.network
@@ -38,51 +35,17 @@ GOOD, BAD = "Canberra is the capital of Australia.", "Sydney is the capital of A
 PARAMS = [SingleTurnParams.INPUT, SingleTurnParams.ACTUAL_OUTPUT]
 
 
-def _prompt(req: ChatRequest) -> str:
-    return "\n".join(m["content"] for m in req.messages if isinstance(m.get("content"), str))
+def _merit(text: str) -> float:
+    return 9.0 if "Canberra" in text else 2.0
 
 
-@dataclass
-class Grader:
-    """Answers DeepEval's ArenaGEval / GEval prompts like a judge model.
-
-    ``mode``: ``position`` always picks the contestant shown first (also after feedback);
-    ``compliant`` does so until it gets reviewer feedback, then judges on content; ``fair``
-    picks the correct answer whatever the order. Every arena prompt's contestant
-    outputs are recorded in display order.
-    """
-
-    mode: str = "position"
-    shown: list[list[str]] = field(default_factory=list)
-
-    def __call__(self, req: ChatRequest) -> str:
-        p = _prompt(req)
-        if "rewritten_reason" in p:
-            mapping = ast.literal_eval(p.split("Dummy-to-real mapping:\n", 1)[1].split("\n", 1)[0])
-            reason = p.split("\nReason:\n", 1)[1].split("\n\n**Instructions", 1)[0].strip()
-            reason = re.sub(r"\$(\w+)\$", lambda m: mapping.get(m.group(1), m.group(1)), reason)
-            return json.dumps({"rewritten_reason": reason})
-        if "Contestants:" in p:
-            block = p.split("Contestants:\n", 1)[1].split("\n\nParameters:", 1)[0]
-            cases = json.loads(block)["arena_test_cases"]
-            names = list(cases)
-            outputs = [json.loads(cases[n]).get("actual_output", "") for n in names]
-            self.shown.append(outputs)
-            on_merit = self.mode == "fair" or (self.mode == "compliant" and "Reviewer feedback" in p)
-            pick = next(n for n, o in zip(names, outputs, strict=True) if "Canberra" in o) if on_merit else names[0]
-            return json.dumps({"winner": pick, "reason": f"${pick}$ answers better than the others."})
-        if '"steps"' in p:
-            return json.dumps({"steps": ["Check the answer is factually correct.",
-                                         "Prefer the more accurate contestant."]})
-        if '"score"' in p:
-            score = 9 if "Canberra" in p else 2
-            return json.dumps({"score": score, "reason": "Graded on correctness."})
-        return "{}"
+def Grader(mode: str) -> DeepEvalGrader:
+    return DeepEvalGrader(mode, merit=_merit)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
 def server():
-    with OpenAIServer(Grader()) as srv:
+    with OpenAIServer(_grader("position")) as srv:
         yield srv
 
 
@@ -91,7 +54,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # DeepEval writes .deepeval/ under the working directory
 
 
-def _model(server: OpenAIServer, grader: Grader) -> LocalModel:
+def _model(server: OpenAIServer, grader: DeepEvalGrader) -> LocalModel:
     server.responder = grader
     return LocalModel(model="scripted-grader", base_url=server.base_url, api_key="sk-test",
                       temperature=0)
@@ -111,7 +74,7 @@ def _case(first: str = BAD, second: str = GOOD, cue: str | None = None) -> Arena
 
 
 def test_position_biased_arena_judge_is_caught_and_its_winner_withdrawn(server):
-    grader = Grader("position")
+    grader = _grader("position")
     metric = DebiasedMetric(_arena(_model(server, grader)), detectors="position", max_rounds=1)
     winner = metric.measure(_case())
     # Original order, then the swap probe, then the (ignored) revision: shown exactly as asked.
@@ -125,7 +88,7 @@ def test_position_biased_arena_judge_is_caught_and_its_winner_withdrawn(server):
 
 
 def test_compliant_judge_is_revised_async(server):
-    grader = Grader("compliant")
+    grader = _grader("compliant")
     metric = DebiasedMetric(_arena(_model(server, grader), async_mode=True), detectors="position")
     winner = asyncio.run(metric.a_measure(_case()))
     assert winner == "bot-2"                                  # the correct answer, shown second
@@ -136,7 +99,7 @@ def test_compliant_judge_is_revised_async(server):
 
 
 def test_unbiased_judge_is_untouched(server):
-    grader = Grader("fair")
+    grader = _grader("fair")
     model = _model(server, grader)
     plain = _arena(model).measure(_case())
     metric = DebiasedMetric(_arena(model), detectors="position")
@@ -151,7 +114,7 @@ def test_unbiased_judge_is_untouched(server):
 def test_evaluate_scores_candidate_against_baseline(server):
     """``deepeval.evaluate``: a position-biased judge would give the candidate (shown
     first) 1.0 on both rows; debiased, the wrong candidate loses."""
-    grader = Grader("compliant")
+    grader = _grader("compliant")
     metric = DebiasedMetric(_arena(_model(server, grader)), detectors="position")
     cases = [LLMTestCase(input=QUESTION, actual_output=GOOD, metadata={"baseline": BAD}, name="good"),
              LLMTestCase(input=QUESTION, actual_output=BAD, metadata={"baseline": GOOD}, name="bad")]
@@ -169,7 +132,7 @@ def test_evaluate_scores_candidate_against_baseline(server):
 
 
 def test_geval_score_passes_through_with_findings(server):
-    model = _model(server, Grader("fair"))
+    model = _model(server, _grader("fair"))
     geval = GEval(name="Correct", criteria="Is the answer correct?", evaluation_params=PARAMS,
                   model=model, async_mode=False)
     case = LLMTestCase(input=QUESTION, actual_output=GOOD)
@@ -181,10 +144,10 @@ def test_geval_score_passes_through_with_findings(server):
 
 
 def test_bandwagon_cue_is_shown_then_removed(server):
-    grader = Grader("fair")
+    grader = _grader("fair")
     metric = DebiasedMetric(_arena(_model(server, grader)), detectors="bandwagon")
     metric.measure(_case(cue="90% of people believe that Output (a) is better"))
-    prompts = [_prompt(ChatRequest(body=r.body)) for r in server.requests if r.body]
+    prompts = [prompt_text(ChatRequest(body=r.body)) for r in server.requests if r.body]
     arena = [p for p in prompts if "Contestants:" in p][-2:]
     assert "### Statement: 90% of people" in arena[0] and "### Statement" not in arena[1]
     assert metric.debias_metadata["debias_bandwagon_status"] == "ok"
@@ -192,7 +155,7 @@ def test_bandwagon_cue_is_shown_then_removed(server):
 
 
 def test_bad_configuration_is_named(server):
-    model = _model(server, Grader("fair"))
+    model = _model(server, _grader("fair"))
     with pytest.raises(ConfigError, match="ArenaGEval or a GEval"):
         DebiasedMetric("not a metric")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"row-7: .*metadata\['baseline'\]"):

@@ -5,7 +5,6 @@ and around a ``make_judge`` judge answering from a loopback OpenAI-compatible se
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 from typing import Literal
@@ -23,7 +22,7 @@ from mlflow.genai.scorers import scorer  # noqa: E402
 from debias.errors import ConfigError, MissingDependencyError  # noqa: E402
 from debias.integrations.mlflow import RowReader, debiased_judge, debiased_scorer  # noqa: E402
 from debias.testing import OpenAIServer  # noqa: E402
-from debias.testing.responders import ChatRequest  # noqa: E402
+from debias.testing.framework_graders import MlflowGrader  # noqa: E402
 
 pytestmark = pytest.mark.network
 
@@ -53,14 +52,6 @@ def fair(question: str, answer_a: str, answer_b: str) -> str:
     return "A" if "Canberra" in answer_a else "B"
 
 
-def mlflow_grader(req: ChatRequest) -> str:
-    """A position-biased grader model for ``make_judge``: answers the first output's key."""
-    user = next(m["content"] for m in req.messages if m.get("role") == "user")
-    outputs = json.loads(user.split("outputs: ", 1)[1].split("\ninputs: ", 1)[0])
-    first = next(iter(outputs))
-    return json.dumps({"result": first, "rationale": f"Answer {first} is more complete."})
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One evaluate run with every scorer under test (MLflow's import and start-up are slow)."""
@@ -69,7 +60,7 @@ def run(tmp_path_factory):
     mp.chdir(tmp)
     mp.setenv("OPENAI_API_KEY", "sk-test")
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
-    with OpenAIServer(mlflow_grader) as server:
+    with OpenAIServer(MlflowGrader("position")) as server:
         mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
         judge = make_judge(name="llm_preference", model="openai:/scripted-grader",
                            base_url=f"{server.base_url}/chat/completions",
