@@ -39,7 +39,7 @@ def _merit(text: str) -> float:
     return 9.0 if "Canberra" in text else 2.0
 
 
-def Grader(mode: str) -> DeepEvalGrader:
+def _grader(mode: str) -> DeepEvalGrader:
     return DeepEvalGrader(mode, merit=_merit)  # type: ignore[arg-type]
 
 
