@@ -38,6 +38,7 @@ DeepEval sends telemetry by default; set ``DEEPEVAL_TELEMETRY_OPT_OUT=YES`` to s
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,7 +62,6 @@ require("deepeval", "deepeval")
 from deepeval.metrics import ArenaGEval, BaseMetric, GEval  # noqa: E402
 from deepeval.metrics.arena_g_eval.utils import FormattedArenaTestCase  # noqa: E402
 from deepeval.metrics.utils import construct_verbose_logs  # noqa: E402
-from deepeval.templates.template_class import filter_template_kwargs  # noqa: E402
 from deepeval.test_case import (  # noqa: E402
     ArenaTestCase,
     Contestant,
@@ -98,12 +98,17 @@ def ordered_template(base: type) -> type:
     override) renders the prompt.
     """
     render = base.generate_arena_winner
+    params = inspect.signature(render).parameters.values()
+    accepted = (None if any(p.kind is p.VAR_KEYWORD for p in params)
+                else {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)})
 
     def generate_arena_winner(**kwargs: Any) -> str:
         contents = kwargs.get("test_case_contents")
         if isinstance(contents, FormattedArenaTestCase):
             kwargs["test_case_contents"] = _render_in_order(contents)
-        return render(**filter_template_kwargs(render, kwargs))
+        if accepted is not None:  # an override that names only the variables it uses
+            kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+        return render(**kwargs)
 
     return type(f"Ordered{base.__name__}", (base,),
                 {"generate_arena_winner": staticmethod(generate_arena_winner)})
