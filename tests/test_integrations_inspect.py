@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("inspect_ai", reason="inspect-ai is not installed (pip install 'judge-debias[inspect]')")
@@ -238,3 +240,51 @@ def test_state_view_validation():
     assert StateView(candidates="output").candidates == (OUTPUT,)
     with pytest.raises(ValueError, match="1-10 sources"):
         StateView(candidates=())
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "integrations" / "inspect" / "debias_tasks.py"
+
+
+def _model_answers(text: str):  # type: ignore[no-untyped-def]
+    return get_model("mockllm/model", custom_outputs=lambda *a: _out(text))
+
+
+def test_example_task_file_runs_with_a_biased_grader():
+    calls: list[str] = []
+    [log] = eval(f"{EXAMPLE}@better_than_baseline", model=_model_answers(f"{GOLD}: Canberra."),
+                 model_roles={"grader": _grader("first", calls)}, display="none")
+    assert log.status == "success", log.error
+    scores = {s.id: next(iter(s.scores.values())) for s in log.samples}
+    assert scores["capital"].metadata["debias_position_detected"] is True
+    assert scores["capital"].answer == "tie"  # always-first grader: no spurious win for A
+
+
+def test_example_task_file_with_debias_provider_role():
+    register_provider()
+    grader = get_model("debias/mockllm/model", custom_outputs=_grader("content", []).api.outputs,
+                       detectors="position")
+    [log] = eval(f"{EXAMPLE}@baseline_plain_grader", model=_model_answers(f"{GOLD}: Canberra."),
+                 model_roles={"grader": grader}, display="none")
+    assert log.status == "success", log.error
+    assert all(next(iter(s.scores.values())).answer == "A" for s in log.samples)
+
+
+def test_example_answer_order_task():
+    [log] = eval(f"{EXAMPLE}@answer_order", model=_model_answers("ANSWER: A"), display="none")
+    report = order_consistency(log)
+    assert report.questions == 2 and report.flagged
+
+
+def test_entry_point_declared_in_pyproject_registers_the_provider():
+    from importlib.metadata import EntryPoint
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11+")
+
+    project = tomllib.loads((EXAMPLE.parents[3] / "pyproject.toml").read_text())["project"]
+    eps = project["entry-points"]["inspect_ai"]
+    assert project["optional-dependencies"]["inspect"]
+    for name, value in eps.items():
+        EntryPoint(name=name, value=value, group="inspect_ai").load()
+    model = get_model("debias/mockllm/model", custom_outputs=[_out("Output (b)"), _out("Output (a)")],
+                      detectors="position", max_rounds=0)
+    assert model.api.settings.max_rounds == 0
