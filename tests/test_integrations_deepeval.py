@@ -17,12 +17,13 @@ for _k, _v in {"DEEPEVAL_TELEMETRY_OPT_OUT": "YES", "DEEPEVAL_UPDATE_WARNING_OPT
 
 deepeval = pytest.importorskip("deepeval")
 
-from deepeval.evaluate.configs import AsyncConfig, CacheConfig, DisplayConfig  # noqa: E402
+from deepeval.evaluate.configs import AsyncConfig, CacheConfig, DisplayConfig, ErrorConfig  # noqa: E402
 from deepeval.metrics import ArenaGEval, GEval  # noqa: E402
+from deepeval.metrics.arena_g_eval import ArenaGEvalTemplate  # noqa: E402
 from deepeval.models import LocalModel  # noqa: E402
 from deepeval.test_case import ArenaTestCase, Contestant, LLMTestCase, SingleTurnParams  # noqa: E402
 
-from debias.errors import ConfigError, MissingDependencyError  # noqa: E402
+from debias.errors import ConfigError, JudgeError, MissingDependencyError  # noqa: E402
 from debias.integrations.deepeval import DebiasedMetric  # noqa: E402
 from debias.testing import OpenAIServer  # noqa: E402
 from debias.testing.framework_graders import DeepEvalGrader, prompt_text  # noqa: E402
@@ -152,6 +153,54 @@ def test_bandwagon_cue_is_shown_then_removed(server):
     assert "### Statement: 90% of people" in arena[0] and "### Statement" not in arena[1]
     assert metric.debias_metadata["debias_bandwagon_status"] == "ok"
     assert metric.debias_metadata["debias_bandwagon_detected"] is False   # fair judge ignores it
+
+
+def test_custom_template_is_kept_and_order_still_follows_the_probe(server):
+    """A user's ArenaGEval template override (naming only the variables it uses) still
+    renders the prompt; the contestants reach it unshuffled, in the requested order."""
+
+    class Terse(ArenaGEvalTemplate):
+        @staticmethod
+        def generate_arena_winner(evaluation_steps, test_case_contents, parameters):
+            return (f"TERSE JUDGE. Steps: {evaluation_steps}\nContestants:\n{test_case_contents}"
+                    f"\n\nParameters:\n{parameters}\nReturn JSON with winner and reason.")
+
+    grader = _grader("position")
+    inner = ArenaGEval(name="Correctness", criteria="Pick the correct answer.", evaluation_params=PARAMS,
+                       model=_model(server, grader), async_mode=False, evaluation_template=Terse)
+    metric = DebiasedMetric(inner, detectors="position", max_rounds=0)
+    metric.measure(_case())
+    assert grader.shown == [[BAD, GOOD], [GOOD, BAD]]
+    prompts = [prompt_text(ChatRequest(body=r.body)) for r in server.requests if r.body]
+    assert sum("TERSE JUDGE" in p for p in prompts[-4:]) == 2
+    assert metric.debias_metadata["debias_position_detected"] is True
+    assert inner.evaluation_template is Terse              # the user's metric is not modified
+
+
+def test_judge_answering_another_format_fails_loudly(server):
+    """A grader whose winner is no contestant (another format): the first judgement
+    fails with an error naming the test case; DeepEval's evaluate records it."""
+
+    def off_format(req: ChatRequest) -> str:
+        p = prompt_text(req)
+        if "Contestants:" in p:
+            return '{"winner": "Output (a)", "reason": "the first one"}'
+        return _grader("fair")(req)
+
+    model = _model(server, _grader("fair"))
+    server.responder = off_format
+    metric = DebiasedMetric(_arena(model), detectors="position")
+    with pytest.raises(JudgeError, match=r"test case \"input 'What is the capital of Australia\?'\": ArenaGEval failed: KeyError"):
+        metric.measure(_case())
+    assert metric.debias_metadata["debias_status"] == "error" and not metric.is_successful()
+    result = deepeval.evaluate(
+        test_cases=[LLMTestCase(input=QUESTION, actual_output=GOOD, metadata={"baseline": BAD}, name="r1")],
+        metrics=[metric], async_config=AsyncConfig(run_async=False),
+        display_config=DisplayConfig(show_indicator=False, print_results=False),
+        cache_config=CacheConfig(write_cache=False, use_cache=False),
+        error_config=ErrorConfig(ignore_errors=True))
+    data = result.test_results[0].metrics_data[0]
+    assert not data.success and "KeyError" in data.error
 
 
 def test_bad_configuration_is_named(server):

@@ -59,6 +59,7 @@ from debias.types import Item, Result, Status, Usage, Verdict
 
 require("deepeval", "deepeval")
 
+from deepeval.errors import MissingTestCaseParamsError  # noqa: E402
 from deepeval.metrics import ArenaGEval, BaseMetric, GEval  # noqa: E402
 from deepeval.metrics.arena_g_eval.utils import FormattedArenaTestCase  # noqa: E402
 from deepeval.metrics.utils import construct_verbose_logs  # noqa: E402
@@ -177,14 +178,28 @@ class _MetricJudge:
                                     f"not one of the contestants {case.names}", str(out))
         return Verdict(**base, choice=case.names.index(out))
 
+    def _failed(self, request: JudgeRequest, inner: Any, exc: Exception) -> JudgeError:
+        return JudgeError(f"test case {request.item.id!r}: {type(inner).__name__} failed: "
+                          f"{type(exc).__name__}: {exc}")
+
     def judge(self, request: JudgeRequest) -> Verdict:
         inner, tc = self._copy(request)
-        out = inner.measure(tc, _show_indicator=False)
+        try:
+            out = inner.measure(tc, _show_indicator=False)
+        except (JudgeError, MissingTestCaseParamsError):
+            raise  # DeepEval's evaluate() skips cases on missing params: keep the type
+        except Exception as exc:
+            raise self._failed(request, inner, exc) from exc
         return self._verdict(request, inner, out)
 
     async def ajudge(self, request: JudgeRequest) -> Verdict:
         inner, tc = self._copy(request)
-        out = await inner.a_measure(tc, _show_indicator=False)
+        try:
+            out = await inner.a_measure(tc, _show_indicator=False)
+        except (JudgeError, MissingTestCaseParamsError):
+            raise
+        except Exception as exc:
+            raise self._failed(request, inner, exc) from exc
         return self._verdict(request, inner, out)
 
 
@@ -261,7 +276,9 @@ class DebiasedMetric(BaseMetric):
     # ---------------------------------------------------------------- test case -> item
     def _item(self, test_case: Any) -> tuple[Item, bool]:
         """The item for ``test_case`` and whether it is a candidate-vs-baseline comparison."""
-        tid = str(getattr(test_case, "name", None) or "test case")
+        first = test_case.contestants[0].test_case if isinstance(test_case, ArenaTestCase) else test_case
+        name = getattr(test_case, "name", None) or getattr(first, "name", None)
+        tid = str(name or f"input {str(getattr(first, 'input', ''))[:50]!r}")
         if isinstance(test_case, ArenaTestCase):
             if not self.is_arena:
                 raise ConfigError(f"{tid}: an ArenaTestCase needs an ArenaGEval inner metric, "
