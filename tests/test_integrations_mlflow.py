@@ -5,6 +5,7 @@ and around a ``make_judge`` judge answering from a loopback OpenAI-compatible se
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from typing import Literal
@@ -23,6 +24,7 @@ from debias.errors import ConfigError, MissingDependencyError  # noqa: E402
 from debias.integrations.mlflow import RowReader, debiased_judge, debiased_scorer  # noqa: E402
 from debias.testing import OpenAIServer  # noqa: E402
 from debias.testing.framework_graders import MlflowGrader  # noqa: E402
+from debias.testing.responders import ChatRequest  # noqa: E402
 
 pytestmark = pytest.mark.network
 
@@ -132,6 +134,39 @@ def test_make_judge_judge_through_the_server(run):
         assert fb["metadata"]["debias_position_detected"] == "true"
         assert "Answer A is more complete." in fb["rationale"]
     assert requests == 4    # 2 rows x (judgement + swap probe)
+
+
+def _free_text_grader(req: ChatRequest) -> str:
+    """A content-fair grader that answers in prose ("Response B is better") instead of a key."""
+    user = next(m["content"] for m in req.messages if m.get("role") == "user")
+    outputs = json.loads(user.split("outputs: ", 1)[1].split("\ninputs: ", 1)[0])
+    best = next(k for k, v in outputs.items() if "Canberra" in v)
+    return json.dumps({"result": f"Response {best} is better", "rationale": "It names the right city."})
+
+
+def _bool_grader(req: ChatRequest) -> str:
+    return json.dumps({"result": True, "rationale": "Looks fine."})
+
+
+@pytest.mark.parametrize("responder, value_type", [(_free_text_grader, str), (_bool_grader, bool)])
+def test_make_judge_in_other_formats(run, responder, value_type, monkeypatch):
+    """Prose answers are parsed (unbiased judge: untouched); a yes/no answer to a pairwise
+    question is an error, recorded on the Feedback with the findings, never a guess."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with OpenAIServer(responder) as server:
+        judge = make_judge(name="pref", model="openai:/scripted-grader",
+                           base_url=f"{server.base_url}/chat/completions",
+                           instructions="Which answer in {{ outputs }} answers {{ inputs }} better?",
+                           feedback_value_type=value_type)
+        score = debiased_judge(judge, detectors="position")
+        fb = score(inputs={"question": "Capital of Australia?"}, outputs=GOOD,
+                   expectations={"baseline": BAD})
+    if value_type is str:
+        assert fb.value == 1.0 and fb.rationale == "It names the right city."
+        assert fb.metadata["debias_status"] == "clean"
+    else:
+        assert fb.error is not None and "a pairwise judge must answer a letter" in fb.error.error_message
+        assert fb.metadata["debias_status"] == "error"
 
 
 def test_row_errors_name_the_row():
