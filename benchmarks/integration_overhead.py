@@ -34,6 +34,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -276,6 +277,7 @@ class DeepEvalPlugin:
 
     def measure(self, samples: int) -> dict[str, Any]:
         os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "YES")
+        os.environ.setdefault("DEEPEVAL_CACHE_FOLDER", os.path.join(tempfile.gettempdir(), "judge-debias-deepeval"))
         from deepeval.metrics import ArenaGEval
         from deepeval.models import DeepEvalBaseLLM
         from deepeval.test_case import ArenaTestCase, Contestant, LLMTestCase, SingleTurnParams

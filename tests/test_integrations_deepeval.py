@@ -8,11 +8,14 @@ import asyncio
 import importlib
 import os
 import sys
+import tempfile
 
 import pytest
 
 for _k, _v in {"DEEPEVAL_TELEMETRY_OPT_OUT": "YES", "DEEPEVAL_UPDATE_WARNING_OPT_IN": "NO",
-               "DEEPEVAL_DISABLE_DOTENV": "1", "ERROR_REPORTING": "NO"}.items():
+               "DEEPEVAL_DISABLE_DOTENV": "1", "ERROR_REPORTING": "NO",
+               # DeepEval's .deepeval/ folder (cache, last run) is resolved at import time
+               "DEEPEVAL_CACHE_FOLDER": os.path.join(tempfile.gettempdir(), "judge-debias-tests-deepeval")}.items():
     os.environ.setdefault(_k, _v)
 
 deepeval = pytest.importorskip("deepeval")
