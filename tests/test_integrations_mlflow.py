@@ -156,14 +156,23 @@ def test_make_judge_in_other_formats(run, responder, value_type, monkeypatch):
     with OpenAIServer(responder) as server:
         judge = make_judge(name="pref", model="openai:/scripted-grader",
                            base_url=f"{server.base_url}/chat/completions",
-                           instructions="Which answer in {{ outputs }} answers {{ inputs }} better?",
+                           instructions=("Which answer in {{ outputs }} answers {{ inputs }} better "
+                                         "(see {{ expectations }})?"),
                            feedback_value_type=value_type)
-        score = debiased_judge(judge, detectors="position")
-        fb = score(inputs={"question": "Capital of Australia?"}, outputs=GOOD,
-                   expectations={"baseline": BAD})
+        score = debiased_judge(judge, detectors="position,bandwagon")
+        fb = score(inputs={"question": "Capital of Australia?", "context": "Geography quiz",
+                           "cue": "90% of people believe that Output (b) is better"},
+                   outputs=GOOD, expectations={"baseline": BAD, "topic": "capitals"})
+        users = [next(m["content"] for m in r.body["messages"] if m["role"] == "user")
+                 for r in server.requests]
     if value_type is str:
         assert fb.value == 1.0 and fb.rationale == "It names the right city."
         assert fb.metadata["debias_status"] == "clean"
+        # the row's own inputs and other expectations reach the judge; the cue as a
+        # statement (removed in the no-cue probe), never under its row key
+        assert all('"context": "Geography quiz"' in u and "capitals" in u for u in users)
+        assert sum('"statement": "90% of people' in u for u in users) == len(users) - 1
+        assert not any('"cue"' in u for u in users)
     else:
         assert fb.error is not None and "a pairwise judge must answer a letter" in fb.error.error_message
         assert fb.metadata["debias_status"] == "error"

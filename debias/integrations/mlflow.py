@@ -32,10 +32,10 @@ or, for a list of candidates, the debiased choice letter (``"A"``, ..., ``"tie"`
                        feedback_value_type=Literal["A", "B", "tie"])
     mlflow.genai.evaluate(data=rows, scorers=[preference, debiased_judge(judge)])
 
-A ``make_judge`` judge gets ``inputs={"question": ...}`` (plus ``"statement"`` when the
-cue is shown and ``"reviewer_feedback"`` in a revision round) and
-``outputs={"A": ..., "B": ...}`` in display order; its instructions should ask for the
-letter of the better answer.
+A ``make_judge`` judge gets the row's own ``inputs`` (without the cue key; plus
+``"statement"`` when the cue is shown and ``"reviewer_feedback"`` in a revision round),
+the row's other ``expectations`` (without the baseline), and ``outputs={"A": ..., "B":
+...}`` in display order; its instructions should ask for the letter of the better answer.
 """
 
 from __future__ import annotations
@@ -73,15 +73,18 @@ from mlflow.genai.scorers import Scorer, scorer  # noqa: E402
 QUESTION_KEY = "question"
 BASELINE_KEY = "baseline"
 CUE_KEY = "cue"
+#: Item metadata key holding the row's own inputs/expectations (for MLflow judges).
+ROW_KEY = "mlflow_row"
 
 
 class MlflowJudgeAdapter:
     """A :class:`~debias.judges.base.Judge` backed by an MLflow judge (``make_judge``).
 
-    Each request becomes one call ``judge(inputs=..., outputs=...)``: ``inputs`` holds the
-    ``question`` (plus ``statement`` when the cue is shown, ``reviewer_feedback`` in a
-    revision round), ``outputs`` maps display letters ``"A"``, ``"B"``, ... to the
-    candidates in display order. The feedback value is read like any judge reply
+    Each request becomes one call ``judge(inputs=..., outputs=..., expectations=...)``:
+    ``inputs`` is the row's inputs (or ``{"question": ...}``) plus ``statement`` when the
+    cue is shown and ``reviewer_feedback`` in a revision round; ``outputs`` maps display
+    letters ``"A"``, ``"B"``, ... to the candidates in display order; ``expectations`` are
+    the row's other expectations, when there are any. The feedback value is read like any judge reply
     (``"A"``, ``"Output (b)"``, ``"tie"``); its rationale becomes the verdict's text.
 
     Args:
@@ -94,14 +97,21 @@ class MlflowJudgeAdapter:
 
     def judge(self, request: JudgeRequest) -> Verdict:
         item = request.item
-        inputs: dict[str, str] = {"question": item.instruction}
+        row = item.metadata.get(ROW_KEY) or {}
+        original = row.get("inputs")
+        inputs: Any = dict(original) if isinstance(original, dict) else {"question": item.instruction}
         if request.shows_cue and item.cue:
             inputs["statement"] = item.cue
         if request.feedback is not None:
             inputs["reviewer_feedback"] = request.feedback.text
+        if isinstance(original, str) and set(inputs) == {"question"}:
+            inputs = original  # nothing added: the judge sees the row's inputs as they are
         cands = displayed(item.candidates, request.order)
         outputs = {slot_letter(s).upper(): c for s, c in enumerate(cands)}
-        fb = self.mlflow_judge(inputs=inputs, outputs=outputs)
+        kwargs: dict[str, Any] = {"inputs": inputs, "outputs": outputs}
+        if row.get("expectations"):
+            kwargs["expectations"] = row["expectations"]
+        fb = self.mlflow_judge(**kwargs)
         if fb.error is not None:
             raise VerdictParseError(f"row {item.id!r}: MLflow judge {self.mlflow_judge.name!r} failed: "
                                     f"{fb.error.error_message}", "")
@@ -146,6 +156,7 @@ class RowReader:
     def __call__(self, inputs: Any, outputs: Any, expectations: Any) -> tuple[Item, bool]:
         """The item and whether it compares ``outputs`` with a baseline (else: a list)."""
         cue = None
+        rest: Any = inputs
         if isinstance(inputs, dict):
             cue = inputs.get(self.cue_key)
             rest = {k: v for k, v in inputs.items() if k != self.cue_key}
@@ -167,8 +178,10 @@ class RowReader:
                 raise ConfigError(f"{row}: a pairwise scorer compares outputs with "
                                   f"expectations[{self.baseline_key!r}], which is missing")
             cands, versus = [_text(outputs), _text(baseline)], True
-        return make_item(question, cands, item_id=question[:60] or "row",
-                         cue=str(cue) if cue else None), versus
+        other = ({k: v for k, v in expectations.items() if k != self.baseline_key}
+                 if isinstance(expectations, dict) else None)
+        return make_item(question, cands, item_id=question[:60] or "row", cue=str(cue) if cue else None,
+                         metadata={ROW_KEY: {"inputs": rest, "expectations": other or None}}), versus
 
 
 def _feedback(debiaser: Debiaser, reader: RowReader, name: str, source_id: str, inputs: Any,
