@@ -212,6 +212,13 @@ def test_bad_configuration_is_named(server):
         DebiasedMetric("not a metric")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"row-7: .*metadata\['baseline'\]"):
         DebiasedMetric(_arena(model)).measure(LLMTestCase(input="q", actual_output="a", name="row-7"))
+    skipped = deepeval.evaluate(
+        test_cases=[LLMTestCase(input="q", actual_output="a", name="no-baseline")],
+        metrics=[DebiasedMetric(_arena(model))],
+        async_config=AsyncConfig(run_async=False), cache_config=CacheConfig(write_cache=False, use_cache=False),
+        display_config=DisplayConfig(show_indicator=False, print_results=False),
+        error_config=ErrorConfig(skip_on_missing_params=True))
+    assert skipped.test_results[0].metrics_data == []   # skipped, as DeepEval skips its own metrics
     with pytest.raises(ConfigError, match="lack INPUT"):
         DebiasedMetric(_arena(model, params=[SingleTurnParams.ACTUAL_OUTPUT])).measure(_case(cue="Most prefer B"))
     with pytest.raises(ValueError, match="max_rounds"):

@@ -203,6 +203,14 @@ class _MetricJudge:
         return self._verdict(request, inner, out)
 
 
+class MissingBaselineError(ConfigError, MissingTestCaseParamsError):
+    """An LLMTestCase compared by an ArenaGEval lacks its baseline answer.
+
+    A DeepEval missing-parameters error too, so ``evaluate(...,
+    error_config=ErrorConfig(skip_on_missing_params=True))`` skips such test cases.
+    """
+
+
 def _with_cue(tc: LLMTestCase, cue: str | None) -> LLMTestCase:
     if not cue:
         return tc
@@ -294,7 +302,7 @@ class DebiasedMetric(BaseMetric):
         if not self.is_arena:
             return self._make(tid, test_case.input, [], [test_case], meta), False
         if meta.get(self.baseline_key) is None:
-            raise ConfigError(f"{tid}: an ArenaGEval compares actual_output with a baseline answer "
+            raise MissingBaselineError(f"{tid}: an ArenaGEval compares actual_output with a baseline answer "
                               f"in metadata[{self.baseline_key!r}], which is missing")
         shared = {"input": test_case.input, "expected_output": test_case.expected_output,
                   "context": test_case.context, "retrieval_context": test_case.retrieval_context}
@@ -391,4 +399,4 @@ class DebiasedMetric(BaseMetric):
         return bool(self.success)
 
 
-__all__ = ["BASELINE_KEY", "CUE_KEY", "DebiasedMetric", "ordered_template"]
+__all__ = ["BASELINE_KEY", "CUE_KEY", "DebiasedMetric", "MissingBaselineError", "ordered_template"]
