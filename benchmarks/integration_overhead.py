@@ -14,12 +14,13 @@ producing the same verdicts, its judge time excluded). Reported per framework:
 
 Plug-ins (``PLUGINS``): ``inspect`` (``debias.integrations.inspect_ai.debiased`` around a
 zero-latency pairwise Inspect scorer, called as Inspect calls a scorer: ``await
-scorer(state, target)``), ``promptfoo`` (``get_assert`` with a zero-latency scripted judge,
-called as promptfoo's Python bridge calls it), ``deepeval``
+scorer(state, target)``), ``inspect-provider`` (``Model.generate`` on the ``debias/``
+provider around a zero-latency mockllm grader), ``promptfoo`` (``get_assert`` with a
+zero-latency scripted judge, called as promptfoo's Python bridge calls it), ``deepeval``
 (``DebiasedMetric`` around an ``ArenaGEval`` with an in-process zero-latency model:
 ``measure`` and ``a_measure``), ``mlflow`` (``debiased_scorer`` around a zero-latency
-pairwise function, called as ``mlflow.genai.evaluate`` calls a scorer). Add a framework by adding a class with
-``name``, ``unavailable()`` and ``measure(samples)`` to ``PLUGINS``.
+pairwise function, called as ``mlflow.genai.evaluate`` calls a scorer). Add a framework
+by adding a class with ``name``, ``unavailable()`` and ``measure(samples)`` to ``PLUGINS``.
 
 Reproduce: ``python benchmarks/integration_overhead.py [--frameworks inspect,promptfoo]
 [--samples 400]`` (merges its entries into ``benchmarks/results/integration_overhead.json``).
@@ -196,6 +197,82 @@ class InspectPlugin:
         out["scorer_calls_per_sample"] = 2
         out["note"] = ("debiased(zero-latency pairwise @scorer), detectors position,bandwagon; "
                        "each sample = first grading + swap probe on a re-graded state copy")
+        return out
+
+
+class InspectProviderPlugin:
+    """The ``debias/`` model provider vs its inner (zero-latency mockllm) grader model."""
+
+    name = "inspect-provider"
+
+    def unavailable(self) -> str | None:
+        return InspectPlugin().unavailable()
+
+    def measure(self, samples: int) -> dict[str, Any]:
+        from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+        from debias.integrations.inspect_ai import register_provider
+        from debias.testing.prompt_view import view_of_messages
+
+        register_provider()
+        inside = Timer()
+
+        def grader(input: Any, tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
+            view = view_of_messages([{"role": m.role, "content": m.text} for m in input])
+            out = ModelOutput.from_content("mockllm/model", view.answer(_slot_of_gold(view.candidates)))
+            out.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+            return out
+
+        debiased_model = get_model("debias/mockllm/model", custom_outputs=grader, detectors=DETECTORS)
+        inner = debiased_model.api.inner  # type: ignore[attr-defined]
+        real_generate = inner.generate
+
+        async def timed_generate(*args: Any, **kwargs: Any) -> Any:
+            w0, c0 = time.perf_counter(), time.process_time()
+            out = await real_generate(*args, **kwargs)
+            inside.add(time.perf_counter() - w0, time.process_time() - c0)
+            return out
+
+        inner.generate = timed_generate
+        prompts = []
+        items = []
+        for k in range(samples):
+            cands = [GOLD, PLAIN] if k % 2 else [PLAIN, GOLD]
+            item = make_item(f"What is the capital of Australia? ({k})", cands, item_id=str(k))
+            items.append(item)
+            from debias.prompts import Templates, render_task
+
+            prompts.append(render_task(JudgeRequest.first(item), Templates()))
+
+        async def run() -> tuple[list[Any], list[Any], list[float]]:
+            for p in prompts[:50]:
+                await debiased_model.generate(p)
+            rows, own = [], []
+            for p in prompts:
+                inside.reset()
+                w0, c0 = time.perf_counter(), time.process_time()
+                await debiased_model.generate(p)
+                rows.append((time.perf_counter() - w0, time.process_time() - c0, inside.wall, inside.cpu))
+            for p in prompts:
+                w0, c0 = time.perf_counter(), time.process_time()
+                await real_generate(p)
+                own.append((time.perf_counter() - w0, time.process_time() - c0))
+            return rows, await _loop_rows(items), own
+
+        rows, loop, own = asyncio.run(run())
+        out = summarise(rows, loop)
+        # The outer debias/ call goes through Inspect's Model.generate machinery, which the
+        # user's own single grader call pays too: it is not the adapter's.
+        own_wall = _median_ms([w for w, _ in own])
+        own_cpu = _median_ms([c for _, c in own])
+        out["framework_generate_ms"] = own_wall
+        out["added_including_outer_call_ms"] = out["added_ms"]
+        out["added_ms"] = round(out["added_ms"] - own_wall, 4)
+        out["added_cpu_ms"] = round(out["added_cpu_ms"] - own_cpu, 4)
+        out["note"] = ("Model.generate on debias/mockllm/model (zero-latency grader); inside_ms = the "
+                       "inner model's generate calls (first + swap probe); added_ms also excludes one "
+                       "plain Model.generate (framework_generate_ms), the outer call's own machinery "
+                       "that a grader call without judge-debias costs as well")
         return out
 
 
@@ -453,6 +530,7 @@ class MlflowPlugin:
 
 PLUGINS: dict[str, Callable[[], Plugin]] = {
     "inspect": InspectPlugin,
+    "inspect-provider": InspectProviderPlugin,
     "promptfoo": PromptfooPlugin,
     "deepeval": DeepEvalPlugin,
     "mlflow": MlflowPlugin,

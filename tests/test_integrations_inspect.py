@@ -90,6 +90,7 @@ def test_position_biased_grader_is_caught_and_debiased():
         assert meta["debias_first_choice"] == "A"
         # always-first never listens: the orders disagree -> a tie, never the biased "A"
         assert score.answer == "tie" and score.value == 0.5
+        assert "first grading: Output (a)" in score.explanation  # the inner grading is kept
         assert meta["debias_final_choice"] == "tie"
         assert meta["debias_status"] == "unresolved"
     # probes were real re-gradings of swapped copies
@@ -288,3 +289,78 @@ def test_entry_point_declared_in_pyproject_registers_the_provider():
     model = get_model("debias/mockllm/model", custom_outputs=[_out("Output (b)"), _out("Output (a)")],
                       detectors="position", max_rounds=0)
     assert model.api.settings.max_rounds == 0
+
+
+def test_grader_answering_garbage_gives_an_unscored_score_with_the_reason():
+    def garbage(input, tools, tool_choice, config):  # type: ignore[no-untyped-def]
+        return _out("Both answers have merits; hard to say.")
+
+    task = Task(dataset=_pairs(), solver=[], scorer=debiased(pairwise_grader(), detectors="position"))
+    samples = _run(task, get_model("mockllm/model", custom_outputs=garbage))
+    for s in samples:
+        score = next(iter(s.scores.values()))
+        assert score.reason and "judge failed" in str(score.reason)
+        assert score.metadata["debias_status"] == "error"
+
+
+def test_numeric_preference_scorer_without_answer_is_read_as_first_or_second():
+    @scorer(metrics=[mean()])
+    def prefers_first() -> object:
+        async def score(state: TaskState, target: Target) -> Score:
+            return Score(value=1.0)  # "the first shown candidate wins", whatever it is
+        return score
+
+    task = Task(dataset=_pairs(), solver=[], scorer=debiased(prefers_first(), detectors="position",
+                                                             max_rounds=0))
+    [log] = eval(task, model="mockllm/model", display="none")
+    score = next(iter(log.samples[0].scores.values()))
+    assert score.metadata["debias_position_detected"] is True
+    assert score.answer == "tie" and score.value == 0.5
+
+
+@pytest.mark.network
+def test_inspect_cli_grader_role_points_at_debias_provider_through_the_entry_point(tmp_path):
+    """``inspect eval ... --model-role grader=debias/...`` as a user runs it: the provider is
+    found through the ``inspect_ai`` entry point (a dist-info written as pip would), the
+    models are OpenAI-compatible endpoints on a loopback server."""
+    import json as _json
+    import os
+    import subprocess
+    import sys
+    from importlib.metadata import EntryPoint  # noqa: F401  (documents what reads the file)
+
+    from debias.testing import OpenAIServer, Reply
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11+")
+    eps = tomllib.loads((EXAMPLE.parents[3] / "pyproject.toml").read_text())["project"][
+        "entry-points"]["inspect_ai"]
+    dist = tmp_path / "site" / "judge_debias_entrypoints-0.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: judge-debias-entrypoints\nVersion: 0.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[inspect_ai]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+
+    def respond(req):  # type: ignore[no-untyped-def]
+        if req.view.task == "pairwise":
+            return Reply("Output (a)")  # position-biased grader
+        return Reply(f"{GOLD}: Canberra is the capital.")
+
+    logs = tmp_path / "cli-logs"
+    with OpenAIServer(respond) as server:
+        env = {**os.environ, "LOOP_BASE_URL": server.base_url, "LOOP_API_KEY": "sk-test",
+               "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(EXAMPLE.parents[3]),
+                                              os.environ.get("PYTHONPATH", "")])}
+        proc = subprocess.run(
+            [sys.executable, "-m", "inspect_ai", "eval", f"{EXAMPLE}@baseline_plain_grader",
+             "--model", "openai-api/loop/answerer",
+             "--model-role", "grader={model: debias/openai-api/loop/judge, model_args: {detectors: position}}",
+             "--log-dir", str(logs), "--log-format", "json", "--display", "none"],
+            env=env, capture_output=True, text=True, timeout=300)
+        grader_prompts = [r for r in server.requests if "### Output (a)" in _json.dumps(r.body)]
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    [log_file] = list(logs.glob("*.json"))
+    log = _json.loads(log_file.read_text())
+    assert log["status"] == "success"
+    answers = [next(iter(s["scores"].values()))["answer"] for s in log["samples"]]
+    assert answers == ["tie", "tie"]  # the always-"Output (a)" grader no longer gives A a win
+    assert len(grader_prompts) >= 4  # each grading call probed in the swapped order

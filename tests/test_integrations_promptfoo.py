@@ -19,7 +19,7 @@ import pytest
 
 from debias.errors import ConfigError
 from debias.integrations import promptfoo as pf
-from debias.testing import ContentFair, OpenAIServer, PositionBiased, Reply
+from debias.testing import ContentFair, OpenAIServer, PositionBiased, Reply, auth_error
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "integrations" / "promptfoo"
@@ -201,3 +201,32 @@ def test_select_best_prompt_is_re_rendered_faithfully():
 def test_provider_rejects_non_chat_judge():
     with pytest.raises(ConfigError, match="not a chat model"):
         pf.call_api("x", {"config": {"judge": "scripted"}}, {})
+
+
+@pytest.mark.network
+def test_failing_judge_fails_the_assertion_with_the_reason_and_never_the_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-4711")
+    with OpenAIServer(auth_error()) as server:
+        ctx = {"vars": {"baseline": "b"}, "prompt": "q",
+               "config": {"judge": "openai-compat:j", "api_base": server.base_url}}
+        got = pf.get_assert("a", ctx)
+        assert server.request_count == 1  # an auth error is not retried
+    assert got["pass"] is False and got["score"] == 0.0
+    assert "judge failed" in got["reason"] and "401" in got["reason"]
+    assert got["metadata"]["debias_status"] == "error"
+    assert "sk-secret-4711" not in json.dumps(got)
+    assert server.requests[0].headers.get("authorization") == "Bearer sk-secret-4711"
+
+
+@pytest.mark.network
+def test_grader_provider_passthrough_and_judge_format():
+    with OpenAIServer(ContentFair(marker=GOLD)) as server:
+        cfg = {"config": {"judge": "openai-compat:j", "api_base": server.base_url,
+                          "detectors": "position"}}
+        plain = pf.call_api("Grade this output: hello", cfg, {})
+        ours = pf.call_api(json.dumps([{"role": "user", "content": (
+            "### Instruction:\nq\n\n### Output (a):\nplain\n\n### Output (b):\n"
+            f"{GOLD} text\n\nWhich output is better?")}]), cfg, {})
+    assert plain["metadata"] == {"debias_status": "passthrough"}
+    assert ours["output"] == "Output (b)" and ours["metadata"]["debias_status"] == "clean"
+    assert ours["metadata"]["debias_prompt_format"] == "judge-debias"

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from types import ModuleType
 from typing import Any
@@ -145,7 +144,6 @@ class RequestJudge(FunctionJudge):
         if not callable(fn):
             raise ConfigError(f"request callback {fn!r} is not callable")
         super().__init__(fn, name=name, convention="candidates", templates=templates)
-        self._is_async = inspect.iscoroutinefunction(fn)
 
     def _call_args(self, request: JudgeRequest) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (request,), {}

@@ -161,6 +161,12 @@ def _answer(score: Score, task: str) -> Any:
     if isinstance(value, bool):
         raise JudgeError(f"pairwise grader returned a boolean score ({value}); it should name a "
                          "candidate (\"A\"/\"B\"/\"tie\") in Score.answer or Score.value")
+    if isinstance(value, float) and task == "pairwise":  # a preference value, see preference_value
+        by_value = {1.0: "A", 0.0: "B", 0.5: "tie"}
+        if value not in by_value:
+            raise JudgeError(f"pairwise grader returned value {value}; expected 1 (first shown "
+                             "wins), 0 (second) or 0.5 (tie), or a letter in Score.answer")
+        return by_value[value]
     return value
 
 
@@ -257,7 +263,9 @@ def to_score(result: Result, scores: dict[tuple[Any, ...], Score],
     """The debiased Inspect Score of a result (see :func:`debiased`)."""
     score_cls = _scorer_mod().Score
     meta = findings_metadata(result)
-    first = scores.get(_key(result.rounds[0].verdict.order, True, None)) if result.rounds else None
+    first_verdict = result.rounds[0].verdict if result.rounds else None
+    first = (scores.get(_key(first_verdict.order, first_verdict.with_cue, None))
+             if first_verdict is not None else None)
     base_meta = dict(first.metadata or {}) if first is not None else {}
     if result.status is Status.ERROR or result.verdict is None:
         return score_cls.unscored(reason=f"judge failed: {result.error}",

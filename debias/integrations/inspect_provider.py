@@ -11,8 +11,10 @@ and answered with the debiased decision in the prompt's own display order
 Any other prompt passes through to the inner model untouched (metadata
 ``debias_status = "passthrough"``), so the role can serve other calls too.
 
-Model args (``-M`` or ``model_args``): ``detectors`` (``"position,bandwagon"``),
-``max_rounds`` (int); every other arg goes to the inner model.
+Model args (``model_args`` of the role, e.g. ``--model-role grader="{model:
+debias/openai/gpt-4o, model_args: {detectors: position, max_rounds: 1}}"``, or ``-M`` when
+it is the evaluated model): ``detectors`` (``"position,bandwagon"``), ``max_rounds`` (int);
+every other arg goes to the inner model.
 
 This module imports Inspect at import time: Inspect loads it through the ``inspect_ai``
 entry point of judge-debias, and :func:`debias.integrations.inspect_ai.register_provider`

@@ -9,7 +9,8 @@
     # the same grader, debiased at the model level instead (any pairwise prompt in
     # judge-debias's format sent to the grader role is probed and revised)
     inspect eval examples/integrations/inspect/debias_tasks.py@baseline_plain_grader \
-        --model openai/gpt-4o-mini --model-role grader=debias/openai/gpt-4o -M detectors=position
+        --model openai/gpt-4o-mini --model-role grader=debias/openai/gpt-4o
+    # (options: --model-role grader="{model: debias/openai/gpt-4o, model_args: {detectors: position}}")
 
     # does the evaluated model prefer an answer position? (inspect_ai #4304)
     inspect eval examples/integrations/inspect/debias_tasks.py@answer_order --model openai/gpt-4o-mini
