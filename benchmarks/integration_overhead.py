@@ -346,6 +346,9 @@ class DeepEvalPlugin:
     name = "deepeval"
 
     def unavailable(self) -> str | None:
+        # before DeepEval's first import: it resolves its .deepeval/ folder then
+        os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "YES")
+        os.environ.setdefault("DEEPEVAL_CACHE_FOLDER", os.path.join(tempfile.gettempdir(), "judge-debias-deepeval"))
         try:
             import deepeval  # noqa: F401
         except ImportError as exc:
@@ -353,8 +356,6 @@ class DeepEvalPlugin:
         return None
 
     def measure(self, samples: int) -> dict[str, Any]:
-        os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "YES")
-        os.environ.setdefault("DEEPEVAL_CACHE_FOLDER", os.path.join(tempfile.gettempdir(), "judge-debias-deepeval"))
         from deepeval.metrics import ArenaGEval
         from deepeval.models import DeepEvalBaseLLM
         from deepeval.test_case import ArenaTestCase, Contestant, LLMTestCase, SingleTurnParams
