@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -230,3 +232,16 @@ def test_missing_deepeval_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "debias.integrations.deepeval", raising=False)
     with pytest.raises(MissingDependencyError, match=r"judge-debias\[deepeval\]"):
         importlib.import_module("debias.integrations.deepeval")
+
+
+def test_example_runs_against_the_loopback_grader(server, capsys):
+    """examples/integrations/deepeval/debiased_arena.py, as its --demo runs it."""
+    path = Path(__file__).resolve().parents[1] / "examples" / "integrations" / "deepeval" / "debiased_arena.py"
+    spec = importlib.util.spec_from_file_location("debiased_arena_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    grader = DeepEvalGrader("compliant", merit=lambda t: ("Canberra" in t) + ("Jupiter" in t))
+    module.main(_model(server, grader))
+    out = capsys.readouterr().out
+    assert "winner: model-v2 | revised | position bias: True" in out
+    assert "debias_flipped: True" in out            # the Saturn row: the baseline really won

@@ -5,9 +5,11 @@ and around a ``make_judge`` judge answering from a loopback OpenAI-compatible se
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -18,7 +20,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 mlflow = pytest.importorskip("mlflow", minversion="3")
 
 from mlflow.genai.judges import make_judge  # noqa: E402
-from mlflow.genai.scorers import scorer  # noqa: E402
+from mlflow.genai.scorers import Scorer, scorer  # noqa: E402
 
 from debias.errors import ConfigError, MissingDependencyError  # noqa: E402
 from debias.integrations.mlflow import RowReader, debiased_judge, debiased_scorer  # noqa: E402
@@ -205,3 +207,17 @@ def test_missing_mlflow_names_the_extra(monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"judge-debias\[mlflow\]"):
         importlib.import_module("debias.integrations.mlflow")
 
+
+
+def test_example_scorer_is_a_debiased_mlflow_scorer():
+    """examples/integrations/mlflow/debiased_scorers.py: its decorated judge (which always
+    answers "A") is an MLflow scorer whose verdicts are withdrawn as position-biased."""
+    path = Path(__file__).resolve().parents[1] / "examples" / "integrations" / "mlflow" / "debiased_scorers.py"
+    spec = importlib.util.spec_from_file_location("debiased_scorers_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert isinstance(module.knows_facts, Scorer) and module.knows_facts.name == "knows_facts"
+    row = module.ROWS[1]                                   # carries a cue as well
+    fb = module.knows_facts(inputs=row["inputs"], outputs=row["outputs"], expectations=row["expectations"])
+    assert fb.value == 0.5 and fb.metadata["debias_position_detected"] == "true"
+    assert fb.metadata["debias_bandwagon_status"] == "ok"
