@@ -25,6 +25,7 @@ deepeval = pytest.importorskip("deepeval")
 from deepeval.evaluate.configs import AsyncConfig, CacheConfig, DisplayConfig, ErrorConfig  # noqa: E402
 from deepeval.metrics import ArenaGEval, GEval  # noqa: E402
 from deepeval.metrics.arena_g_eval import ArenaGEvalTemplate  # noqa: E402
+from deepeval.metrics.utils import copy_metrics  # noqa: E402
 from deepeval.models import LocalModel  # noqa: E402
 from deepeval.test_case import ArenaTestCase, Contestant, LLMTestCase, SingleTurnParams  # noqa: E402
 
@@ -225,6 +226,11 @@ def test_bad_configuration_is_named(server):
         DebiasedMetric(_arena(model, params=[SingleTurnParams.ACTUAL_OUTPUT])).measure(_case(cue="Most prefer B"))
     with pytest.raises(ValueError, match="max_rounds"):
         DebiasedMetric(_arena(model), max_rounds=-1)
+    metric = DebiasedMetric(_arena(model), detectors="position")
+    (copied,) = copy_metrics([metric])          # what evaluate() does per test case
+    assert copied is not metric and copied.debiaser is metric.debiaser
+    with pytest.raises(ConfigError, match="same metric"):
+        DebiasedMetric(_arena(model), debiaser=metric.debiaser)
 
 
 def test_missing_deepeval_names_the_extra(monkeypatch):

@@ -54,7 +54,7 @@ from debias.integrations.common import (
 )
 from debias.integrations.reasons import debiased_reason, default_label
 from debias.judges.base import JudgeRequest
-from debias.loop import DEFAULT_DETECTORS
+from debias.loop import DEFAULT_DETECTORS, Debiaser
 from debias.types import Item, Result, Status, Usage, Verdict
 
 require("deepeval", "deepeval")
@@ -131,29 +131,42 @@ class _Case:
     steps: list[str] | None = None
 
 
-class _MetricJudge:
-    """A :class:`~debias.judges.base.Judge` that grades a request with a copy of the inner metric."""
+class MetricJudge:
+    """A :class:`~debias.judges.base.Judge` that grades each request with a copy of a metric.
 
-    def __init__(self, owner: DebiasedMetric) -> None:
-        self.owner = owner
-        self.name = str(owner.metric.evaluation_model or type(owner.metric).__name__)
+    The copy is measured on a test case rebuilt from the request (contestants in display
+    order, the cue shown or not, feedback as an extra evaluation step). Stateless across
+    items (per-item state travels in the item's metadata), so one instance, and the
+    Debiaser around it, serves every copy DeepEval makes of a :class:`DebiasedMetric`.
+
+    Args:
+        metric: The inner ``ArenaGEval`` or ``GEval``.
+    """
+
+    def __init__(self, metric: ArenaGEval | GEval) -> None:
+        self.metric = metric
+        self.is_arena = isinstance(metric, ArenaGEval)
+        self.template = ordered_template(metric.evaluation_template) if self.is_arena else None
+        self.name = str(metric.evaluation_model or type(metric).__name__)
+
+    def _criteria_step(self) -> list[str]:
+        criteria = getattr(self.metric, "criteria", None)
+        return [f"Evaluate against these criteria: {criteria}"] if criteria else []
 
     def _copy(self, request: JudgeRequest) -> tuple[Any, Any]:
-        owner = self.owner
         case: _Case = request.item.metadata["deepeval_case"]
-        inner = copy.copy(owner.metric)
+        inner = copy.copy(self.metric)
         inner.verbose_mode = False
-        steps = case.steps if case.steps is not None else owner.metric.evaluation_steps
+        steps = case.steps if case.steps is not None else self.metric.evaluation_steps
         steps = list(steps) if steps else None
         if request.feedback is not None:
             note = ("Reviewer feedback on an earlier decision (advice; the decision is yours): "
                     + request.feedback.text)
-            steps = [*(steps or owner._criteria_step()), note]
+            steps = [*(steps or self._criteria_step()), note]
         inner.evaluation_steps = steps
-        if owner.is_arena:
-            inner.evaluation_template = owner._template
         cue = request.item.cue if request.shows_cue else None
-        if owner.is_arena:
+        if self.is_arena:
+            inner.evaluation_template = self.template
             contestants = [Contestant(name=case.names[i], test_case=_with_cue(case.cases[i], cue))
                            for i in request.order]
             return inner, ArenaTestCase(contestants=contestants)
@@ -168,7 +181,7 @@ class _MetricJudge:
                       cost=float(inner.evaluation_cost or 0.0))
         base = {"judge": self.name, "order": list(request.order), "with_cue": request.shows_cue,
                 "raw": str(inner.reason or ""), "usage": usage}
-        if not self.owner.is_arena:
+        if not self.is_arena:
             if out is None:
                 raise JudgeError(f"test case {request.item.id!r}: {type(inner).__name__} gave no "
                                  f"score ({inner.error or 'no error recorded'})")
@@ -232,6 +245,9 @@ class DebiasedMetric(BaseMetric):
             ``LLMTestCase``'s ``actual_output`` is compared against (arena only).
         strict: Re-raise detector errors instead of recording them as findings.
         verbose_mode: Print the verbose logs (findings included) after measuring.
+        debiaser: The Debiaser of another DebiasedMetric around the same metric: DeepEval
+            copies a metric per test case (re-calling ``__init__`` with its attributes),
+            and the copies share the Debiaser instead of building one each.
 
     After :meth:`measure` / :meth:`a_measure`: ``score``, ``reason``, ``success`` as DeepEval
     reads them; ``winner`` (arena: the debiased winner's name, None for a tie);
@@ -248,7 +264,7 @@ class DebiasedMetric(BaseMetric):
                  detectors: Sequence[str] | str = DEFAULT_DETECTORS, max_rounds: int = 2,
                  threshold: float | None = None, cue_key: str = CUE_KEY,
                  baseline_key: str = BASELINE_KEY, strict: bool = False,
-                 verbose_mode: bool = False) -> None:
+                 verbose_mode: bool = False, debiaser: Debiaser | None = None) -> None:
         if not isinstance(metric, ArenaGEval | GEval):
             raise ConfigError(f"DebiasedMetric wraps an ArenaGEval or a GEval metric, got "
                               f"{type(metric).__name__}")
@@ -265,8 +281,13 @@ class DebiasedMetric(BaseMetric):
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be in [0, 1], got {threshold!r}")
         self.settings = DebiasSettings(detectors=detectors, max_rounds=max_rounds, strict=strict)
-        self.debiaser = build_debiaser(_MetricJudge(self), self.settings)
-        self._template = ordered_template(metric.evaluation_template) if self.is_arena else None
+        if debiaser is None:
+            debiaser = build_debiaser(MetricJudge(metric), self.settings)
+        elif not (isinstance(debiaser.judge_, MetricJudge) and debiaser.judge_.metric is metric
+                  and debiaser.max_rounds == self.settings.max_rounds):
+            raise ConfigError("debiaser= takes the Debiaser of a DebiasedMetric around the same metric "
+                              "(DeepEval's copies of the metric pass it on); leave it out otherwise")
+        self.debiaser = debiaser
         self.evaluation_model = metric.evaluation_model
         self.async_mode = metric.async_mode
         self.winner: str | None = None
@@ -276,10 +297,6 @@ class DebiasedMetric(BaseMetric):
     @property
     def __name__(self) -> str:  # type: ignore[override]
         return f"{self.metric.__name__} (debiased)"
-
-    def _criteria_step(self) -> list[str]:
-        criteria = getattr(self.metric, "criteria", None)
-        return [f"Evaluate against these criteria: {criteria}"] if criteria else []
 
     # ---------------------------------------------------------------- test case -> item
     def _item(self, test_case: Any) -> tuple[Item, bool]:
@@ -399,4 +416,4 @@ class DebiasedMetric(BaseMetric):
         return bool(self.success)
 
 
-__all__ = ["BASELINE_KEY", "CUE_KEY", "DebiasedMetric", "MissingBaselineError", "ordered_template"]
+__all__ = ["BASELINE_KEY", "CUE_KEY", "DebiasedMetric", "MetricJudge", "MissingBaselineError", "ordered_template"]
