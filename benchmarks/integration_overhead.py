@@ -15,9 +15,12 @@ producing the same verdicts, its judge time excluded). Reported per framework:
 Plug-ins (``PLUGINS``): ``inspect`` (``debias.integrations.inspect_ai.debiased`` around a
 zero-latency pairwise Inspect scorer, called as Inspect calls a scorer: ``await
 scorer(state, target)``), ``inspect-provider`` (``Model.generate`` on the ``debias/``
-provider around a zero-latency mockllm grader), ``promptfoo`` (``get_assert`` with a zero-latency scripted judge,
-called as promptfoo's Python bridge calls it). Add a framework by adding a class with
-``name``, ``unavailable()`` and ``measure(samples)`` to ``PLUGINS``.
+provider around a zero-latency mockllm grader), ``promptfoo`` (``get_assert`` with a
+zero-latency scripted judge, called as promptfoo's Python bridge calls it), ``deepeval``
+(``DebiasedMetric`` around an ``ArenaGEval`` with an in-process zero-latency model:
+``measure`` and ``a_measure``), ``mlflow`` (``debiased_scorer`` around a zero-latency
+pairwise function, called as ``mlflow.genai.evaluate`` calls a scorer). Add a framework
+by adding a class with ``name``, ``unavailable()`` and ``measure(samples)`` to ``PLUGINS``.
 
 Reproduce: ``python benchmarks/integration_overhead.py [--frameworks inspect,promptfoo]
 [--samples 400]`` (merges its entries into ``benchmarks/results/integration_overhead.json``).
@@ -32,6 +35,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -313,10 +317,224 @@ class PromptfooPlugin:
         return out
 
 
+def _sync_loop_rows(judge_fn: Callable[[JudgeRequest], Any], items: list[Any],
+                    inside: Timer) -> list[tuple[float, float, float, float]]:
+    """The middleware alone, synchronously, on a judge callback whose time ``inside`` counts."""
+    debiaser = build_debiaser(RequestJudge(judge_fn, name="zero"), detectors=DETECTORS)
+    rows = []
+    for item in items:
+        inside.reset()
+        w0, c0 = time.perf_counter(), time.process_time()
+        debiaser.judge(item)
+        rows.append((time.perf_counter() - w0, time.process_time() - c0, inside.wall, inside.cpu))
+    return rows
+
+
+def _timed_slot(inside: Timer) -> Callable[[JudgeRequest], int]:
+    def judge_fn(request: JudgeRequest) -> int:
+        w0, c0 = time.perf_counter(), time.process_time()
+        slot = _slot_of_gold([request.item.candidates[i] for i in request.order])
+        inside.add(time.perf_counter() - w0, time.process_time() - c0)
+        return slot
+
+    return judge_fn
+
+
+class DeepEvalPlugin:
+    """``DebiasedMetric(ArenaGEval)`` vs the ArenaGEval calls it makes (in-process zero-latency model)."""
+
+    name = "deepeval"
+
+    def unavailable(self) -> str | None:
+        # before DeepEval's first import: it resolves its .deepeval/ folder then
+        os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "YES")
+        os.environ.setdefault("DEEPEVAL_CACHE_FOLDER", os.path.join(tempfile.gettempdir(), "judge-debias-deepeval"))
+        try:
+            import deepeval  # noqa: F401
+        except ImportError as exc:
+            return f"deepeval not installed ({exc})"
+        return None
+
+    def measure(self, samples: int) -> dict[str, Any]:
+        from deepeval.metrics import ArenaGEval
+        from deepeval.models import DeepEvalBaseLLM
+        from deepeval.test_case import ArenaTestCase, Contestant, LLMTestCase, SingleTurnParams
+
+        from debias.integrations.deepeval import DebiasedMetric
+        from debias.testing.framework_graders import DeepEvalGrader
+        from debias.testing.responders import ChatRequest
+
+        inside = Timer()
+        grader = DeepEvalGrader("fair", merit=lambda text: float("Canberra" in text))
+
+        class ZeroLatencyModel(DeepEvalBaseLLM):
+            """DeepEval's prompts answered in-process by a scripted, content-consistent grader."""
+
+            def __init__(self) -> None:
+                super().__init__("zero")
+
+            def load_model(self) -> Any:
+                return self
+
+            def generate(self, prompt: str, schema: Any = None) -> str:
+                return grader(ChatRequest(body={"messages": [{"role": "user", "content": prompt}]}))
+
+            async def a_generate(self, prompt: str, schema: Any = None) -> str:
+                return self.generate(prompt, schema)
+
+            def get_model_name(self) -> str:
+                return "zero"
+
+        class TimedArenaGEval(ArenaGEval):
+            """ArenaGEval timing its own measure / a_measure (the framework's scorer)."""
+
+            def measure(self, *args: Any, **kwargs: Any) -> Any:
+                w0, c0 = time.perf_counter(), time.process_time()
+                try:
+                    return super().measure(*args, **kwargs)
+                finally:
+                    inside.add(time.perf_counter() - w0, time.process_time() - c0)
+
+            async def a_measure(self, *args: Any, **kwargs: Any) -> Any:
+                w0, c0 = time.perf_counter(), time.process_time()
+                try:
+                    return await super().a_measure(*args, **kwargs)
+                finally:
+                    inside.add(time.perf_counter() - w0, time.process_time() - c0)
+
+        def arena(async_mode: bool) -> Any:
+            return TimedArenaGEval(name="Correctness", criteria="Pick the factually correct answer.",
+                                   evaluation_params=[SingleTurnParams.INPUT, SingleTurnParams.ACTUAL_OUTPUT],
+                                   evaluation_steps=["Check the answer is factually correct."],
+                                   model=ZeroLatencyModel(), async_mode=async_mode)
+
+        def case(k: int) -> Any:
+            q = f"What is the capital of Australia? ({k})"
+            first, second = (GOLD, PLAIN) if k % 2 else (PLAIN, GOLD)
+            return ArenaTestCase(contestants=[
+                Contestant(name="one", test_case=LLMTestCase(input=q, actual_output=first)),
+                Contestant(name="two", test_case=LLMTestCase(input=q, actual_output=second))])
+
+        cases = [case(k) for k in range(samples)]
+        items = [make_item(c.contestants[0].test_case.input,
+                           [x.test_case.actual_output for x in c.contestants], item_id=str(k))
+                 for k, c in enumerate(cases)]
+        sync_metric, async_metric = DebiasedMetric(arena(False), detectors=DETECTORS), \
+            DebiasedMetric(arena(True), detectors=DETECTORS)
+
+        def sync_rows(n: int) -> list[tuple[float, float, float, float]]:
+            rows = []
+            for c in cases[:n]:
+                inside.reset()
+                w0, c0 = time.perf_counter(), time.process_time()
+                sync_metric.measure(c)
+                rows.append((time.perf_counter() - w0, time.process_time() - c0, inside.wall, inside.cpu))
+            return rows
+
+        async def async_rows(n: int) -> list[tuple[float, float, float, float]]:
+            rows = []
+            for c in cases[:n]:
+                inside.reset()
+                w0, c0 = time.perf_counter(), time.process_time()
+                await async_metric.a_measure(c)
+                rows.append((time.perf_counter() - w0, time.process_time() - c0, inside.wall, inside.cpu))
+            return rows
+
+        sync_rows(min(50, samples))                                            # warm-up
+        rows = sync_rows(samples)
+        loop = _sync_loop_rows(_timed_slot(inside), items, inside)
+        asyncio.run(async_rows(min(50, samples)))
+        arows = asyncio.run(async_rows(samples))
+        aloop = asyncio.run(_loop_rows(items))
+        plain = arena(False)
+        own = []
+        for c in cases:
+            w0 = time.perf_counter()
+            plain.measure(c, _show_indicator=False)
+            own.append(time.perf_counter() - w0)
+        out = summarise(rows, loop)
+        a_out = summarise(arows, aloop)
+        out.update({"a_measure_added_ms": a_out["added_ms"], "a_measure_added_cpu_ms": a_out["added_cpu_ms"],
+                    "framework_scorer_ms": _median_ms(own), "scorer_calls_per_sample": 2,
+                    "status": sync_metric.debias_result.status.value if sync_metric.debias_result else None})
+        out["note"] = ("DebiasedMetric(ArenaGEval with an in-process zero-latency DeepEvalBaseLLM), detectors "
+                       "position,bandwagon; each sample = first judgement + swap probe, each a copy of the "
+                       "ArenaGEval measured on a rebuilt ArenaTestCase; added_ms for measure(), "
+                       "a_measure_added_ms for a_measure(); the unshuffled-order prompt template runs "
+                       "inside ArenaGEval.measure and so counts as framework time")
+        return out
+
+
+class MlflowPlugin:
+    """``debiased_scorer(pairwise fn)`` called as MLflow calls a scorer, vs the bare Debiaser."""
+
+    name = "mlflow"
+
+    def unavailable(self) -> str | None:
+        try:
+            import mlflow  # noqa: F401
+        except ImportError as exc:
+            return f"mlflow not installed ({exc})"
+        return None
+
+    def measure(self, samples: int) -> dict[str, Any]:
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        from mlflow.entities import Feedback
+        from mlflow.genai.scorers import scorer
+
+        from debias.integrations.mlflow import debiased_scorer
+
+        inside = Timer()
+
+        def pairwise(question: str, answer_a: str, answer_b: str) -> str:
+            w0, c0 = time.perf_counter(), time.process_time()
+            out = "A" if "Canberra" in answer_a else "B"
+            inside.add(time.perf_counter() - w0, time.process_time() - c0)
+            return out
+
+        def plain_fn(inputs: Any, outputs: Any, expectations: Any) -> Any:
+            v = pairwise(inputs["question"], outputs, expectations["baseline"])
+            return Feedback(value=1.0 if v == "A" else 0.0, rationale=v)
+
+        plain = scorer(plain_fn, name="plain")
+        adapted = debiased_scorer(pairwise, name="debiased", detectors=DETECTORS)
+        rows_in = [({"question": f"What is the capital of Australia? ({k})"},
+                    GOLD if k % 2 else PLAIN, {"baseline": PLAIN if k % 2 else GOLD}) for k in range(samples)]
+        items = [make_item(i["question"], [o, e["baseline"]], item_id=str(k))
+                 for k, (i, o, e) in enumerate(rows_in)]
+
+        def run(fn: Any, n: int) -> list[tuple[float, float, float, float]]:
+            rows = []
+            for i, o, e in rows_in[:n]:
+                inside.reset()
+                w0, c0 = time.perf_counter(), time.process_time()
+                fn(inputs=i, outputs=o, expectations=e)
+                rows.append((time.perf_counter() - w0, time.process_time() - c0, inside.wall, inside.cpu))
+            return rows
+
+        run(adapted, min(50, samples))                                         # warm-up
+        rows = run(adapted, samples)
+        own = run(plain, samples)
+        loop = _sync_loop_rows(_timed_slot(inside), items, inside)
+        out = summarise(rows, loop)
+        dispatch = _median_ms([w - iw for w, _, iw, _ in own])
+        out.update({"framework_scorer_ms": _median_ms([w for w, _, _, _ in own]),
+                    "framework_scorer_dispatch_ms": dispatch,
+                    "added_beyond_framework_dispatch_ms": round(out["added_ms"] - dispatch, 4),
+                    "scorer_calls_per_sample": 1, "judge_calls_per_sample": 2})
+        out["note"] = ("debiased_scorer(zero-latency pairwise function), detectors position,bandwagon, called "
+                       "as mlflow.genai.evaluate calls a scorer (Scorer.__call__); inside_ms = time in the judge "
+                       "function (first judgement + swap probe); added_ms includes MLflow's own scorer "
+                       "dispatch, which a plain @scorer pays too (framework_scorer_dispatch_ms)")
+        return out
+
+
 PLUGINS: dict[str, Callable[[], Plugin]] = {
     "inspect": InspectPlugin,
     "inspect-provider": InspectProviderPlugin,
     "promptfoo": PromptfooPlugin,
+    "deepeval": DeepEvalPlugin,
+    "mlflow": MlflowPlugin,
 }
 
 
