@@ -1,0 +1,178 @@
+"""``debias audit --engine ray``: read with Ray Data, classify in ``map_batches``, reduce here.
+
+* **read** (:class:`ItemsDatasource`): one read task per JSONL file (lines streamed with
+  their numbers) and one per Parquet row group (row numbers from the footer), on
+  whichever node Ray picks, straight from shared storage (any pyarrow filesystem).
+  Blocks hold ``(source, line, payload)`` rows of ``chunk_size`` records.
+* **map** (:class:`ChunkAuditor`, an actor pool): each batch of records is validated and
+  classified by :func:`debias.audit.engine.process_chunk` (the local engine's code) into
+  a :class:`~debias.audit.tally.Tally`: counts, bad records with file and line, flagged
+  verdicts. A tally is a few KB whatever the batch size.
+* **reduce** (this process): tallies arrive in input order (``preserve_order``) and go
+  through :func:`debias.audit.engine.merge_chunks`, then the local engine's
+  :func:`debias.audit.pipeline.finish` computes every metric and bootstrap interval from
+  the merged counts, so the numbers equal the local engine's.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from debias.audit.config import AuditConfig
+from debias.audit.engine import WorkSettings, merge_chunks, process_chunk
+from debias.audit.importers.parquet import group_starts, parquet_records
+from debias.audit.observe import Observer
+from debias.audit.pipeline import finish, flagged_writer, work_settings
+from debias.audit.records import Pending
+from debias.audit.result import AuditResult
+from debias.audit.tally import Tally
+from debias.engines.ray.session import cluster_cpus, session
+from debias.engines.sources import InputFile, resolve
+from debias.errors import ConfigError
+
+
+def _table(source: str, lines: list[int], payloads: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({"source": pa.array([source] * len(lines), pa.string()),
+                     "line": pa.array(lines, pa.int64()), "payload": pa.array(payloads, pa.large_string())})
+
+
+def _blocks(records: Iterator[Pending], source: str, rows: int) -> Iterator[Any]:
+    lines: list[int] = []
+    payloads: list[str] = []
+    for rec in records:
+        lines.append(rec.line)
+        payloads.append(rec.payload if isinstance(rec.payload, str)
+                        else json.dumps(rec.payload, ensure_ascii=False))
+        if len(lines) >= rows:
+            yield _table(source, lines, payloads)
+            lines, payloads = [], []
+    if lines:
+        yield _table(source, lines, payloads)
+
+
+def read_jsonl(f: InputFile, rows: int) -> Iterator[Any]:
+    """Blocks of one JSONL file (read task)."""
+    yield from _blocks(f.records(), f.name, rows)
+
+
+def read_row_groups(f: InputFile, groups: list[int], first_row: int, rows: int) -> Iterator[Any]:
+    """Blocks of some row groups of one Parquet file (read task)."""
+    yield from _blocks(parquet_records(f.parquet(), groups, first_row), f.name, rows)
+
+
+def make_datasource(files: list[InputFile], rows: int) -> Any:
+    """A Ray Data datasource over the input files (ray is imported here)."""
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+
+    class ItemsDatasource(Datasource):  # type: ignore[misc]
+        """Records of JSONL and Parquet files as ``(source, line, payload)`` rows."""
+
+        def estimate_inmemory_data_size(self) -> int:
+            return sum(f.size for f in files)
+
+        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
+                           data_context: Any = None) -> list[Any]:
+            tasks = []
+            for f in files:
+                if f.format == "jsonl":
+                    meta = BlockMetadata(num_rows=None, size_bytes=f.size, input_files=[f.name],
+                                         exec_stats=None)
+                    tasks.append(ReadTask(partial(read_jsonl, f, rows), meta))
+                    continue
+                pf = f.parquet()
+                for g, start in enumerate(group_starts(pf)):
+                    rg = pf.metadata.row_group(g)
+                    meta = BlockMetadata(num_rows=rg.num_rows, size_bytes=rg.total_byte_size,
+                                         input_files=[f.name], exec_stats=None)
+                    tasks.append(ReadTask(partial(read_row_groups, f, [g], start, rows), meta))
+            return tasks
+
+    return ItemsDatasource()
+
+
+class ChunkAuditor:
+    """Map step: a batch of records -> pickled chunk tallies (one per file in the batch).
+
+    One per Ray actor, so the observer (detectors, tone lexicon, pattern memo) is built
+    once per worker.
+
+    Args:
+        settings: What the local engine's workers get.
+    """
+
+    def __init__(self, settings: WorkSettings) -> None:
+        self.settings = settings
+        self.observer = Observer(settings.detectors, settings.sentiment)
+
+    def __call__(self, batch: Any) -> dict[str, list[bytes]]:
+        sources = batch.column("source").to_pylist()
+        lines = batch.column("line").to_pylist()
+        payloads = batch.column("payload").to_pylist()
+        out: list[bytes] = []
+        start = 0
+        for end in range(1, len(sources) + 1):
+            if end == len(sources) or sources[end] != sources[start]:
+                chunk: list[Any] = [Pending(lines[k], payloads[k]) for k in range(start, end)]
+                settings = replace(self.settings, source=sources[start])
+                out.append(pickle.dumps(process_chunk(chunk, self.observer, settings),
+                                        protocol=pickle.HIGHEST_PROTOCOL))
+                start = end
+        return {"tally": out}
+
+
+def chunk_tallies(ray: Any, files: list[InputFile], settings: WorkSettings, *, workers: int,
+                  chunk_size: int) -> Iterator[Tally]:
+    """Chunk tallies of every record, in input order, computed on the Ray cluster."""
+    ctx = ray.data.DataContext.get_current()
+    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars)
+    ctx.execution_options.preserve_order = True  # merge order = input order (kept samples)
+    ctx.enable_progress_bars = False
+    try:
+        ds = ray.data.read_datasource(make_datasource(files, chunk_size), num_cpus=0)
+        ds = ds.map_batches(ChunkAuditor, fn_constructor_args=(settings,), batch_size=chunk_size,
+                            batch_format="pyarrow", num_cpus=1,
+                            compute=ray.data.ActorPoolStrategy(size=workers))
+        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for blob in batch.column("tally").to_pylist():
+                yield pickle.loads(blob)
+    finally:
+        ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
+
+
+def audit(source: str, cfg: AuditConfig, *, address: str | None = None) -> AuditResult:
+    """Audit ``source`` (JSONL/Parquet file or directory, path or URI) on Ray.
+
+    Args:
+        source: The input.
+        cfg: Audit settings; ``jobs`` is the number of map actors (0: one per cluster CPU).
+        address: Ray address (None: start a local instance).
+
+    Raises:
+        ConfigError: Settings this engine does not support (``--join``/``--map``, formats
+            other than jsonl/parquet), or a bad detector spec.
+        InputError: Missing or empty input.
+    """
+    if cfg.join is not None or cfg.mapping:
+        raise ConfigError("--join and --map need --engine local (the ray engine reads the JSONL "
+                          "contract and Parquet with the same columns)")
+    started = time.perf_counter()
+    files = resolve(source, cfg.format)
+    settings = work_settings(cfg, source)
+    Observer(settings.detectors, "off")  # a bad detector spec fails here, before Ray starts
+    formats = sorted({f.format for f in files})
+    with session(address) as ray:
+        workers = cfg.jobs or cluster_cpus(ray)
+        with flagged_writer(cfg) as on_chunk:
+            tally = merge_chunks(chunk_tallies(ray, files, settings, workers=workers,
+                                               chunk_size=cfg.chunk_size), settings, on_chunk=on_chunk)
+    return finish(tally, cfg, source=source, format="+".join(formats), started=started,
+                  jobs=workers, engine="ray", files=len(files))
