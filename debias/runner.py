@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +40,14 @@ class Summary(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     elapsed_s: float = 0.0
 
+    def add(self, result: Result) -> None:
+        """Count one finished item."""
+        self.items += 1
+        self.statuses[result.status.value] = self.statuses.get(result.status.value, 0) + 1
+        self.flips += int(result.flipped)
+        self.flagged += int(bool(result.flagged))
+        self.usage = self.usage.add(result.usage)
+
     def render(self) -> str:
         """Human-readable summary lines."""
         st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "none"
@@ -58,6 +65,16 @@ def error_result(exc: BaseException, elapsed: float) -> Result:
     reason = "bias detected (policy raise)" if isinstance(exc, BiasDetectedError) else "exception"
     return Result(status=Status.ERROR, stop_reason=reason, error=f"{type(exc).__name__}: {exc}",
                   elapsed_s=elapsed)
+
+
+async def judge_record(debiaser: Debiaser, item: Item) -> ResultRecord:
+    """Debias one item into its output record (an unexpected exception becomes an error result)."""
+    t0 = time.perf_counter()
+    try:
+        result = await debiaser.ajudge(item)
+    except Exception as exc:  # recorded as data; the batch goes on
+        result = error_result(exc, time.perf_counter() - t0)
+    return ResultRecord(**item.model_dump(), result=result)
 
 
 async def arun_batch(
@@ -86,7 +103,6 @@ async def arun_batch(
     started = time.perf_counter()
     done = finished_ids(out)
     summary = Summary()
-    statuses: Counter[str] = Counter()
     bar = None
     if progress:
         from tqdm import tqdm
@@ -96,17 +112,9 @@ async def arun_batch(
     with JsonlAppender(out) as writer:
 
         async def work(_: str, item: Item) -> None:
-            t0 = time.perf_counter()
-            try:
-                result = await debiaser.ajudge(item)
-            except Exception as exc:  # recorded as data; the batch goes on
-                result = error_result(exc, time.perf_counter() - t0)
-            writer.write(ResultRecord(**item.model_dump(), result=result))
-            statuses[result.status.value] += 1
-            summary.items += 1
-            summary.flips += int(result.flipped)
-            summary.flagged += int(bool(result.flagged))
-            summary.usage = summary.usage.add(result.usage)
+            record = await judge_record(debiaser, item)
+            writer.write(record)
+            summary.add(record.result)
             if bar is not None:
                 bar.update(1)
 
@@ -121,7 +129,6 @@ async def arun_batch(
         finally:
             if bar is not None:
                 bar.close()
-    summary.statuses = dict(statuses)
     summary.elapsed_s = time.perf_counter() - started
     return summary
 
