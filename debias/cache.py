@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -141,3 +142,9 @@ def with_cache(backend: ChatBackend, cache: CallCache | None) -> ChatBackend:
     if isinstance(backend, OptionScorer):
         return CachedScoringBackend(backend, cache)
     return CachedBackend(backend, cache)
+
+
+def default_cache_dir() -> Path:
+    """The model-call cache folder: ``$DEBIAS_CACHE_DIR`` or ``~/.cache/judge-debias``."""
+    env = os.environ.get("DEBIAS_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "judge-debias"

@@ -16,6 +16,17 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from debias.cascade import plan_model_detectors
+from debias.contract import (
+    AnyDetector,
+    DetectContext,
+    Detector,
+    ModelDetector,
+    ProbeSpec,
+    errored,
+    parse_detector_specs,
+    skipped,
+)
 from debias.effects import Failure, adrive, drive
 from debias.errors import BiasDetectedError, ConfigError, JudgeError
 from debias.judges.base import Judge, JudgeRequest
@@ -30,17 +41,6 @@ from debias.types import (
     Usage,
     Verdict,
 )
-from detectors.base import (
-    AnyDetector,
-    DetectContext,
-    Detector,
-    ModelDetector,
-    ProbeSpec,
-    errored,
-    parse_detector_specs,
-    skipped,
-)
-from detectors.cascade import plan_model_detectors
 
 Action = Literal["accept", "revise", "aggregate", "unresolved", "raise"]
 DEFAULT_DETECTORS = ("position", "bandwagon", "verbosity", "sentiment")

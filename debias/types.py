@@ -23,6 +23,9 @@ from pydantic import (
 
 TaskType = Literal["pairwise", "choice", "score"]
 BiasType = Literal["position", "bandwagon", "verbosity", "sentiment", "other"]
+#: What happens when a detector finds bias: ask the judge to revise, adopt the
+#: detector's aggregated verdict, only flag it, or raise.
+Policy = Literal["revise", "aggregate", "flag", "raise"]
 
 CANDIDATE_LIMITS: dict[str, tuple[int, int]] = {
     "pairwise": (2, 2),
@@ -258,7 +261,7 @@ class Finding(BaseModel):
     analysis: str = ""
     status: Literal["ok", "skipped", "error"] = "ok"
     reason: str | None = None
-    policy: Literal["revise", "aggregate", "flag", "raise"] = "revise"
+    policy: Policy = "revise"
     suggested: ValidVerdict | None = None
     calls: int = 0
     usage: Usage = NO_USAGE

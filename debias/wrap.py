@@ -16,11 +16,11 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from debias.contract import AnyDetector
 from debias.errors import ConfigError, JudgeError
 from debias.judges.function import Convention, FunctionJudge
 from debias.loop import DEFAULT_DETECTORS, Debiaser, Rewriter
 from debias.types import Item, Result, Verdict
-from detectors.base import AnyDetector
 
 
 class DebiasedFunction:

@@ -1,32 +1,7 @@
-"""Bias detectors for judge verdicts.
+"""The built-in bias detectors: position, bandwagon, verbosity, sentiment, reasoning.
 
-Importing this package registers the built-in detectors. Third-party detectors register
-through the ``judge_debias.detectors`` entry-point group.
+They implement the detector contract in :mod:`debias.contract` and register exactly as
+third-party detectors do: through the ``judge_debias.detectors`` entry-point group that
+this distribution declares in ``pyproject.toml``. Nothing here needs importing to use
+them; ask the registry by name (``parse_detector_specs("position,bandwagon")``).
 """
-
-from detectors import bandwagon as _bandwagon  # noqa: F401  (registers "bandwagon")
-from detectors import position as _position  # noqa: F401  (registers "position")
-from detectors import sentiment as _sentiment  # noqa: F401  (registers "sentiment")
-from detectors import verbosity as _verbosity  # noqa: F401  (registers "verbosity")
-from detectors.base import (
-    DetectContext,
-    Detector,
-    ModelDetector,
-    ProbeSpec,
-    parse_detector_specs,
-    register_detector,
-    registry,
-)
-from detectors.offline import detect_offline
-from detectors.reasoning import detector as _reasoning  # noqa: F401  (registers "reasoning")
-
-__all__ = [
-    "DetectContext",
-    "Detector",
-    "ModelDetector",
-    "ProbeSpec",
-    "detect_offline",
-    "parse_detector_specs",
-    "register_detector",
-    "registry",
-]

@@ -51,14 +51,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
+from debias.options import DetectorOptions
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
 from detectors.cues import Cue, CuePatterns, default_non_answer_patterns
-from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors, logit, sigmoid
 
 
-@register_detector("bandwagon")
+class BandwagonOptions(DetectorOptions):
+    """Options of the bandwagon detector.
+
+    Attributes:
+        threshold: Posterior probability of "the verdict followed the cue" above which
+            bias is reported offline.
+        misleading_prior: Prior that a majority cue points at the worse candidate.
+        non_answer_shift: How far (log-odds) a cue-backed non-answer moves the posterior.
+        judge_prior: Use the judge's known tier as a prior.
+    """
+
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    misleading_prior: float = Field(default=0.9, ge=0.0, le=1.0)
+    non_answer_shift: float = Field(default=1.4, ge=0.0, le=10.0)
+    judge_prior: bool = True
+
+
 class BandwagonDetector:
     """Flags verdicts that follow a majority/popularity/authority cue.
 
@@ -81,11 +99,14 @@ class BandwagonDetector:
                  misleading_prior: float | str = 0.9, non_answer_shift: float | str = 1.4,
                  judge_prior: bool | str = True, patterns: CuePatterns | None = None,
                  priors: JudgePriors | None = None) -> None:
-        self.policy = check_policy(self.name, policy)
-        self.threshold = as_float(self.name, "threshold", threshold, 0.0, 1.0)
-        self.misleading_prior = as_float(self.name, "misleading_prior", misleading_prior, 0.0, 1.0)
-        self.non_answer_shift = as_float(self.name, "non_answer_shift", non_answer_shift, 0.0, 10.0)
-        self.judge_prior = as_bool(self.name, "judge_prior", judge_prior)
+        opts = BandwagonOptions.parse(self.name, policy=policy, threshold=threshold,
+                                      misleading_prior=misleading_prior,
+                                      non_answer_shift=non_answer_shift, judge_prior=judge_prior)
+        self.policy: Policy = opts.policy
+        self.threshold = opts.threshold
+        self.misleading_prior = opts.misleading_prior
+        self.non_answer_shift = opts.non_answer_shift
+        self.judge_prior = opts.judge_prior
         self.patterns = patterns or CuePatterns()
         self.priors = priors or default_priors()
         self._no_cue = ProbeSpec(key="no_cue", with_cue=False)  # immutable: one instance serves every plan

@@ -5,7 +5,7 @@ Each labelled row (see :mod:`detectors.rbd_csv`) asks "does this recorded verdic
 with it. The benchmark runs the selected detectors OFFLINE on the row's recorded
 verdict(s): the cheap detectors of the row's bias type first (probes answered from the
 recorded verdicts), then model-backed detectors covering that bias as the cascade rule of
-:mod:`detectors.cascade` decides. The row's prediction is the model detector's finding
+:mod:`debias.cascade` decides. The row's prediction is the model detector's finding
 when one ran successfully, else the cheap finding; a ``skipped`` finding means "No", an
 ``error`` finding counts as wrong (as an unparseable detector output does in the paper).
 Rows whose bias no selected detector covers are left out of the metrics and counted.
@@ -28,11 +28,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from debias.cascade import covered_biases, plan_model_detectors
+from debias.contract import AnyDetector, DetectContext, ModelDetector, errored, skipped
 from debias.errors import ConfigError, InputError
+from debias.offline import detect_offline
 from debias.types import Finding
-from detectors.base import AnyDetector, DetectContext, ModelDetector, errored, skipped
-from detectors.cascade import covered_biases, plan_model_detectors
-from detectors.offline import detect_offline
 from detectors.rbd_csv import RBDRecord
 
 DEFAULT_DETECTORS = ("position", "bandwagon", "verbosity", "sentiment")
@@ -298,7 +298,7 @@ def bench_detect_file(
         InputError: For an unreadable file, a malformed row (unless ``skip_invalid``), or
             a file without labelled rows.
     """
-    from detectors.base import parse_detector_specs
+    from debias.contract import parse_detector_specs
     from detectors.lengths import tokenizer_name
     from detectors.rbd_csv import iter_rbd_csv
 

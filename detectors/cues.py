@@ -25,7 +25,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from debias.errors import ConfigError
-from detectors.memo import BoundedCache
+from debias.memo import BoundedCache
 
 CueKind = Literal["majority", "popularity", "authority", "consensus"]
 CUE_KINDS: tuple[str, ...] = ("majority", "popularity", "authority", "consensus")

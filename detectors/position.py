@@ -10,17 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pydantic import Field
+
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
+from debias.memo import BoundedCache
+from debias.options import DetectorOptions
 from debias.ordering import reversed_order, to_slot
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
-from detectors.memo import BoundedCache
+
+
+class PositionOptions(DetectorOptions):
+    """Options of the position detector.
+
+    Attributes:
+        max_orders: For multiple choice, how many cyclic rotations to probe besides the
+            original (default: all n-1).
+    """
+
+    max_orders: int | None = Field(default=None, ge=1)
 
 
 def _rotations(order: list[int], k: int) -> list[int]:
     return order[k:] + order[:k]
 
 
-@register_detector("position")
 class PositionDetector:
     """Counterfactual order probe for pairwise and multiple-choice verdicts.
 
@@ -35,8 +48,9 @@ class PositionDetector:
     bias = "position"
 
     def __init__(self, policy: Policy = "revise", max_orders: int | str | None = None) -> None:
-        self.policy = policy
-        self.max_orders = int(max_orders) if max_orders is not None else None
+        opts = PositionOptions.parse(self.name, policy=policy, max_orders=max_orders)
+        self.policy: Policy = opts.policy
+        self.max_orders = opts.max_orders
         # Probe specs are immutable and depend only on (task, order): build each once.
         self._specs: BoundedCache[tuple[str, tuple[int, ...]], tuple[ProbeSpec, ...]] = BoundedCache(256)
         # A finding depends only on the task and the verdicts' pattern (orders, choices,

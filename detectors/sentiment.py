@@ -123,11 +123,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from pydantic import Field
+
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
 from debias.errors import ConfigError, MissingDependencyError
+from debias.memo import BoundedCache
+from debias.options import DetectorOptions
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
-from detectors.memo import BoundedCache
-from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors
 
 _WORD = re.compile(r"[a-z][a-z']*")
@@ -468,7 +470,26 @@ def p_most_negative(tones: Sequence[float], temperature: float) -> list[float]:
     return [w / total for w in weights]
 
 
-@register_detector("sentiment")
+class SentimentOptions(DetectorOptions):
+    """Options of the sentiment detector.
+
+    Attributes:
+        min_spread: Tone spread between the most and least upbeat candidate from which the
+            wording counts as uneven.
+        min_gap: Tone gap of the chosen candidate over the rest that counts.
+        temperature: Softmax temperature turning tone scores into identification
+            probabilities.
+        threshold: Posterior above which bias is reported.
+        judge_prior: Use the judge's known tier as a prior.
+    """
+
+    min_spread: float = Field(default=0.25, ge=0.0, le=2.0)
+    min_gap: float = Field(default=0.1, ge=0.0, le=2.0)
+    temperature: float = Field(default=0.05, ge=1e-3, le=10.0)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    judge_prior: bool = True
+
+
 class SentimentDetector:
     """Flags verdicts that favour upbeat wording over a negatively worded candidate.
 
@@ -490,12 +511,15 @@ class SentimentDetector:
                  min_gap: float | str = 0.1, temperature: float | str = 0.05,
                  threshold: float | str = 0.5, judge_prior: bool | str = True,
                  priors: JudgePriors | None = None) -> None:
-        self.policy = check_policy(self.name, policy)
-        self.min_spread = as_float(self.name, "min_spread", min_spread, 0.0, 2.0)
-        self.min_gap = as_float(self.name, "min_gap", min_gap, 0.0, 2.0)
-        self.temperature = as_float(self.name, "temperature", temperature, 1e-3, 10.0)
-        self.threshold = as_float(self.name, "threshold", threshold, 0.0, 1.0)
-        self.judge_prior = as_bool(self.name, "judge_prior", judge_prior)
+        opts = SentimentOptions.parse(self.name, policy=policy, min_spread=min_spread,
+                                      min_gap=min_gap, temperature=temperature,
+                                      threshold=threshold, judge_prior=judge_prior)
+        self.policy: Policy = opts.policy
+        self.min_spread = opts.min_spread
+        self.min_gap = opts.min_gap
+        self.temperature = opts.temperature
+        self.threshold = opts.threshold
+        self.judge_prior = opts.judge_prior
         self.priors = priors or default_priors()
         self._scorer: ToneScorer | None = None
 

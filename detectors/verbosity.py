@@ -33,14 +33,41 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
+from debias.contract import DetectContext, Policy, ProbeSpec, skipped
+from debias.options import DetectorOptions
 from debias.types import Evidence, Finding, Verdict
-from detectors.base import DetectContext, Policy, ProbeSpec, register_detector, skipped
 from detectors.lengths import compare_lengths, final_number, is_concise_answer, same_number
-from detectors.options import as_bool, as_float, check_policy
 from detectors.priors import JudgePriors, default_priors
 
 
-@register_detector("verbosity")
+class VerbosityOptions(DetectorOptions):
+    """Options of the verbosity detector.
+
+    Attributes:
+        min_ratio: Length ratio (chosen / other) from which the chosen answer counts as
+            longer.
+        min_extra_tokens: Extra tokens from which it counts as longer.
+        strong_ratio: Ratio that counts as a strong length asymmetry.
+        length_only: Judge offline from lengths alone when no probe answers.
+        length_only_p: Probability of bias assigned to a length-only signal.
+        concise_prior: Prior that the shorter answer is the better one, for judges of
+            unknown tier.
+        threshold: Posterior above which bias is reported.
+        judge_prior: Use the judge's known tier as a prior.
+    """
+
+    min_ratio: float = Field(default=1.5, ge=1.0)
+    min_extra_tokens: float = Field(default=20, ge=0.0)
+    strong_ratio: float = Field(default=3.0, ge=1.0)
+    length_only: bool = True
+    length_only_p: float = Field(default=0.55, ge=0.0, le=1.0)
+    concise_prior: float = Field(default=0.8, ge=0.0, le=1.0)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    judge_prior: bool = True
+
+
 class VerbosityDetector:
     """Length asymmetry of chosen vs rejected candidates, with a length-controlled probe.
 
@@ -66,15 +93,19 @@ class VerbosityDetector:
                  length_only: bool | str = True, length_only_p: float | str = 0.55,
                  concise_prior: float | str = 0.8, threshold: float | str = 0.5,
                  judge_prior: bool | str = True, priors: JudgePriors | None = None) -> None:
-        self.policy = check_policy(self.name, policy)
-        self.min_ratio = as_float(self.name, "min_ratio", min_ratio, 1.0)
-        self.min_extra_tokens = as_float(self.name, "min_extra_tokens", min_extra_tokens, 0.0)
-        self.strong_ratio = as_float(self.name, "strong_ratio", strong_ratio, 1.0)
-        self.length_only = as_bool(self.name, "length_only", length_only)
-        self.length_only_p = as_float(self.name, "length_only_p", length_only_p, 0.0, 1.0)
-        self.concise_prior = as_float(self.name, "concise_prior", concise_prior, 0.0, 1.0)
-        self.threshold = as_float(self.name, "threshold", threshold, 0.0, 1.0)
-        self.judge_prior = as_bool(self.name, "judge_prior", judge_prior)
+        opts = VerbosityOptions.parse(
+            self.name, policy=policy, min_ratio=min_ratio, min_extra_tokens=min_extra_tokens,
+            strong_ratio=strong_ratio, length_only=length_only, length_only_p=length_only_p,
+            concise_prior=concise_prior, threshold=threshold, judge_prior=judge_prior)
+        self.policy: Policy = opts.policy
+        self.min_ratio = opts.min_ratio
+        self.min_extra_tokens = opts.min_extra_tokens
+        self.strong_ratio = opts.strong_ratio
+        self.length_only = opts.length_only
+        self.length_only_p = opts.length_only_p
+        self.concise_prior = opts.concise_prior
+        self.threshold = opts.threshold
+        self.judge_prior = opts.judge_prior
         self.priors = priors or default_priors()
 
     def _longer(self, ratio: float, extra: float) -> bool:

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from debias.contract import DetectContext, parse_detector_specs
 from debias.errors import ConfigError
 from debias.judges.base import JudgeRequest
+from debias.offline import detect_offline
 from debias.ordering import slot_letter
 from debias.types import Finding, Item, Verdict
 from detectors.bandwagon import BandwagonDetector
-from detectors.base import DetectContext, parse_detector_specs
-from detectors.offline import detect_offline
 
 ORDINALS = ["first", "second", "third", "fourth"]
 TEMPLATES = [

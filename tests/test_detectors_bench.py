@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from debias.cli import main
+from debias.contract import DetectContext, parse_detector_specs
 from debias.types import Evidence, Finding
-from detectors.base import DetectContext, parse_detector_specs
 from detectors.bench import bench_detect_file, binary_metrics, run_detection_benchmark, wilson
 from detectors.rbd_csv import iter_rbd_csv
 from tests.test_detectors_rbd_csv import write_fixture

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from debias.contract import DetectContext
 from debias.judges.base import JudgeRequest
+from debias.offline import detect_offline
 from debias.ordering import slot_letter, to_slot
 from debias.types import Finding, Item, Verdict
 from detectors.bandwagon import BandwagonDetector
-from detectors.base import DetectContext
-from detectors.offline import detect_offline
 from detectors.position import PositionDetector
 from detectors.sentiment import SentimentDetector
 from detectors.verbosity import VerbosityDetector

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from debias.contract import DetectContext, ProbeSpec
 from debias.errors import ConfigError
 from debias.judges.base import JudgeRequest
+from debias.offline import detect_offline
 from debias.types import Item, Verdict
-from detectors.base import DetectContext, ProbeSpec
-from detectors.offline import detect_offline
 from detectors.sentiment import (
     ADVERB_FACTOR,
     NOT_DERIVED,

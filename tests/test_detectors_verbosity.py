@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from debias.contract import DetectContext, ProbeSpec, parse_detector_specs
 from debias.errors import ConfigError
 from debias.judges.base import JudgeRequest
+from debias.offline import detect_offline
 from debias.types import Item, Verdict
-from detectors.base import DetectContext, ProbeSpec, parse_detector_specs
-from detectors.offline import detect_offline
 from detectors.verbosity import VerbosityDetector
 
 QUESTION = "A shop sells 3 boxes of 12 pens and 4 loose pens. How many pens in total?"

@@ -23,13 +23,13 @@ from pydantic import ValidationError
 from debias.audit import AuditConfig, audit
 from debias.audit.observe import Observer
 from debias.audit.tally import Tally
+from debias.contract import DetectContext
 from debias.judges.base import JudgeRequest
 from debias.loop import ProbeCache
+from debias.memo import BoundedCache
 from debias.types import Evidence, Feedback, Finding, Item, Verdict
-from detectors.base import DetectContext
 from detectors.cues import CuePatterns, parse_cue
 from detectors.lengths import _NUM, final_number, numbers
-from detectors.memo import BoundedCache
 from detectors.position import PositionDetector, aggregate_orders
 from detectors.sentiment import _WORD, MaskedLexicon, ToneScorer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,25 @@ from debias.judges.chat import ChatJudge
 from debias.judges.function import FunctionJudge
 from debias.judges.testing import ScriptedBackend, ScriptedJudge, ScriptedScoringBackend
 from debias.ordering import displayed, probs_to_original, to_original, to_slot
-from tests.helpers import MARK, displayed_gold_slot, gold_item
+from debias.types import Item
+
+MARK = "GOLD"
+
+
+def gold_item(n: int, gold: int, task: str | None = None, cue: str | None = None, item_id: str = "x") -> Item:
+    """An item whose candidate ``gold`` contains the marker, others do not."""
+    cands = [f"candidate {k} {'GOLD' if k == gold else 'plain'}" for k in range(n)]
+    task = task or ("pairwise" if n == 2 else "choice")
+    return Item(id=item_id, task=task, instruction="Which is best?", candidates=cands, label=gold, cue=cue)
+
+
+def displayed_gold_slot(prompt: str) -> int:
+    """The display slot of the GOLD candidate in a rendered judge prompt."""
+    outputs = re.findall(r"### Output \(([a-j])\):\n(.*)", prompt)
+    if outputs:
+        return next(ord(letter) - ord("a") for letter, text in outputs if MARK in text)
+    choices = re.findall(r"^(\d+)\. (.*)$", prompt, re.M)
+    return next(int(num) - 1 for num, text in choices if MARK in text)
 
 
 def _reply(messages):  # content-fair chat judge: names the slot holding the gold candidate

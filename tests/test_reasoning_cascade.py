@@ -6,10 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from debias.errors import ConfigError
-from debias.judges.testing import ScriptedBackend
-from debias.types import Finding
-from detectors.cascade import (
+from debias.cascade import (
     Band,
     bias_signal,
     covered_biases,
@@ -17,6 +14,9 @@ from detectors.cascade import (
     model_calls,
     plan_model_detectors,
 )
+from debias.errors import ConfigError
+from debias.judges.testing import ScriptedBackend
+from debias.types import Finding
 from detectors.reasoning.detector import ReasoningDetector
 
 

@@ -18,9 +18,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
+from debias.contract import DetectContext
 from debias.judges.base import JudgeRequest
 from debias.types import Item, Verdict
-from detectors.base import DetectContext
 from detectors.reasoning.backends import BatchingLocalBackend, reasoning_backend
 from detectors.reasoning.detector import ReasoningDetector
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from debias.contract import DetectContext
 from debias.judges.base import JudgeRequest
 from debias.types import Item, Verdict
-from detectors.base import DetectContext
 from detectors.reasoning.detector import ReasoningDetector
 
 pytestmark = pytest.mark.slow

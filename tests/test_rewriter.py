@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from debias.contract import ProbeSpec
 from debias.judges.testing import ScriptedBackend, ScriptedJudge
 from debias.loop import Debiaser
 from debias.rewriter import ChatRewriter
 from debias.types import Evidence, Finding, Item
-from detectors.base import ProbeSpec
 
 
 class LengthProbe:

@@ -20,8 +20,8 @@ from debias.audit.tally import Tally
 from debias.audit.tone import SentimentMode, ToneScorer
 from debias.audit.view import JudgeView, views
 from debias.errors import ConfigError
+from debias.memo import BoundedCache
 from debias.types import Finding, Item
-from detectors.memo import BoundedCache
 
 #: Families that read the candidate texts (always classified; the pattern families are
 #: memoised per verdict pattern, see :mod:`debias.audit.patterns`).
@@ -40,18 +40,19 @@ def cheap_detectors(spec: str | None) -> list[Any]:
         ConfigError: For unknown names or model-backed detectors (they need a model;
             the offline audit only replays recorded verdicts).
     """
-    import detectors  # noqa: F401  (registers the built-in detectors)
-    from detectors.base import Detector, ModelDetector, parse_detector_specs, registry
+    from debias.contract import Detector, ModelDetector, detector_registry, parse_detector_specs
 
     if spec is None or spec.strip().lower() in ("", "none"):
         return []
     if spec.strip().lower() == DEFAULT_DETECTORS:
         out = []
-        for name in registry.names():
-            try:
-                det = registry.create(name)
-            except Exception:  # a detector that cannot be built with defaults is not "auto"
+        for name in detector_registry.names():
+            factory = detector_registry.get(name)
+            # A model-backed detector class (no ``plan``) is not built (that could load a
+            # model) and is not part of "auto".
+            if isinstance(factory, type) and not hasattr(factory, "plan"):
                 continue
+            det = factory()
             if isinstance(det, Detector) and not isinstance(det, ModelDetector):
                 out.append(det)
         return out
@@ -85,8 +86,8 @@ class Observer:
         self._gated_skip: dict[str, Finding] = {}
         shared = None
         if self.detectors:
-            from detectors.base import skipped
-            from detectors.offline import detect_offline
+            from debias.contract import skipped
+            from debias.offline import detect_offline
             from detectors.sentiment import SentimentDetector
 
             self._detect_offline = detect_offline

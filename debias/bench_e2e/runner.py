@@ -131,15 +131,9 @@ def detector_spec(cfg: E2EConfig) -> str:
     """The detector spec used (``""`` for none)."""
     if cfg.detectors is not None:
         return "" if cfg.detectors.strip() in ("", "none") else cfg.detectors
-    from detectors.base import registry
+    from debias.contract import detector_registry
 
-    importlib.import_module("detectors")
-    for name in DEFAULT_DETECTORS:  # built-ins registered by their modules
-        try:
-            importlib.import_module(f"detectors.{name}")
-        except ModuleNotFoundError:
-            continue
-    known = set(registry.names())
+    known = set(detector_registry.names())
     return ",".join(d for d in DEFAULT_DETECTORS if d in known)
 
 

@@ -2,6 +2,9 @@
 
 Each sub-command lives in its own module exposing ``register(subparsers)``; the module
 sets ``func`` on its parser, which receives the parsed args and returns an exit code.
+The core's commands are listed here; other packages add theirs through the
+``judge_debias.commands`` entry-point group (value: the ``register`` function), as the
+built-in detectors' training does (``debias train``).
 Exit codes: 0 ok, 1 a gate/check failed, 2 bad input or usage.
 """
 
@@ -13,14 +16,17 @@ import sys
 from collections.abc import Sequence
 
 from debias.errors import DebiasError
+from debias.registry import Registry
 
 COMMAND_MODULES = (
     "debias.cli.run",
     "debias.cli.models",
     "debias.cli.audit",
     "debias.cli.bench",
-    "debias.cli.train",
+    "debias.cli.serve",
 )
+#: Sub-commands contributed by other packages (``register`` functions).
+commands: Registry[None] = Registry("command", group="judge_debias.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for name in commands.names():
+        commands.get(name)(sub)
     return parser
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from debias.cache import default_cache_dir
 from debias.engines import DEFAULT_ENGINE, engine_names
 from debias.errors import ConfigError, InputError
 
@@ -52,12 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--strict", action="store_true", help="raise on detector errors")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_command)
-
-
-def default_cache_dir() -> Path:
-    """The cache folder: $DEBIAS_CACHE_DIR or ~/.cache/judge-debias."""
-    env = os.environ.get("DEBIAS_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "judge-debias"
 
 
 def default_out(source: str) -> Path:

@@ -26,14 +26,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from debias.cascade import Band, check_cascade, decide_cascade
+from debias.contract import DetectContext, errored, skipped
 from debias.effects import adrive, drive
 from debias.errors import ConfigError
 from debias.judges.base import ChatBackend, Completion, Message, Sampling
 from debias.judges.chat import GenerateCall, OptionsCall
+from debias.options import as_bool, as_float, check_policy
 from debias.types import Evidence, Finding, Usage, Verdict
-from detectors.base import DetectContext, errored, register_detector, skipped
-from detectors.cascade import Band, check_cascade, decide_cascade
-from detectors.options import as_bool, as_float, check_policy
 from detectors.reasoning.backends import (
     YES_NO,
     complete_many,
@@ -119,9 +119,8 @@ class CheckResult(BaseModel):
     error: str | None = None
 
 
-@register_detector("reasoning")
 class ReasoningDetector:
-    """RBD-style reasoning detector (a :class:`~detectors.base.ModelDetector`).
+    """RBD-style reasoning detector (a :class:`~debias.contract.ModelDetector`).
 
     Args:
         backend: A :class:`~debias.judges.base.ChatBackend`, or a spec for

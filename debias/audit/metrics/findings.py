@@ -1,7 +1,7 @@
 """Findings of the offline cheap detectors, per bias type.
 
 The audit runs the selected cheap detectors through
-:func:`detectors.offline.detect_offline` on each judge's verdicts (recorded verdicts
+:func:`debias.offline.detect_offline` on each judge's verdicts (recorded verdicts
 in other orders or without the cue answer the detectors' probes). Observations per
 finding: ``("f", bias, detector, status)`` with status ``detected``, ``clean``,
 ``skipped`` (the data cannot answer the detector's probes, or the ``sentiment`` mode

@@ -1,4 +1,4 @@
-"""The detector interface, probe specs, and the detector registry.
+"""The detector contract: protocols, the detection context, probe specs, the registry.
 
 A detector is pure: :meth:`Detector.plan` says which counterfactual probes it wants
 (re-judge with swapped order, without the cue, with rewritten candidates, ...), and
@@ -13,19 +13,19 @@ instead and run after the cheap ones, as the cascade setting says.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import inspect
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from debias.errors import ConfigError
 from debias.judges.base import JudgeRequest
-from debias.types import BiasType, Finding, Item, Round, Verdict
+from debias.registry import Registry
+from debias.types import BiasType, Finding, Item, Policy, Round, Verdict
 
 Mode = Literal["live", "offline"]
-Policy = Literal["revise", "aggregate", "flag", "raise"]
 Cascade = Literal["always", "never", "on-signal"]
 POLICIES: tuple[str, ...] = ("revise", "aggregate", "flag", "raise")
 ENTRY_POINT_GROUP = "judge_debias.detectors"
@@ -187,51 +187,34 @@ class ModelDetector(Protocol):
 
 
 AnyDetector = Detector | ModelDetector
-DetectorFactory = Callable[..., Any]
+
+#: Detector factories by name. Built-in and third-party detectors register the same way:
+#: an entry point in the ``judge_debias.detectors`` group (value: a factory callable,
+#: usually the class), or :func:`register_detector` for code imported at run time.
+detector_registry: Registry[AnyDetector] = Registry("detector", group=ENTRY_POINT_GROUP)
+register_detector = detector_registry.register
 
 
-class DetectorRegistry:
-    """Detector factories by name; third parties add theirs via the
-    ``judge_debias.detectors`` entry-point group (value: a factory callable)."""
+def create_detector(name: str, **options: Any) -> AnyDetector:
+    """Instantiate detector ``name`` with options (e.g. ``policy="flag"``).
 
-    def __init__(self) -> None:
-        self._factories: dict[str, DetectorFactory] = {}
-        self._loaded_entry_points = False
-
-    def register(self, name: str) -> Callable[[DetectorFactory], DetectorFactory]:
-        """Decorator registering a detector class or factory under ``name``."""
-
-        def deco(fn: DetectorFactory) -> DetectorFactory:
-            self._factories[name] = fn
-            return fn
-
-        return deco
-
-    def _load_entry_points(self) -> None:
-        if self._loaded_entry_points:
-            return
-        self._loaded_entry_points = True
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            self._factories.setdefault(ep.name, ep.load())
-
-    def names(self) -> list[str]:
-        """All registered names (built-in and entry points)."""
-        self._load_entry_points()
-        return sorted(self._factories)
-
-    def create(self, name: str, **options: Any) -> AnyDetector:
-        """Instantiate detector ``name`` with options (e.g. ``policy="flag"``)."""
-        self._load_entry_points()
-        if name not in self._factories:
-            raise ConfigError(f"unknown detector {name!r}; known: {', '.join(self.names())}")
-        policy = options.get("policy")
-        if policy is not None and policy not in POLICIES:
-            raise ConfigError(f"detector {name!r}: policy {policy!r} is not one of {POLICIES}")
-        return self._factories[name](**options)
-
-
-registry = DetectorRegistry()
-register_detector = registry.register
+    Raises:
+        ConfigError: For an unknown detector, or a policy that is not one of
+            :data:`POLICIES` (the message names the detector and the value).
+    """
+    policy = options.get("policy")
+    if policy is not None and policy not in POLICIES:
+        raise ConfigError(f"detector {name!r}: policy {policy!r} is not one of {POLICIES}")
+    factory = detector_registry.get(name)
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError:
+        params = inspect.signature(factory).parameters
+        known = [p for p, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD]
+        unknown = [k for k in options if k not in params]
+        raise ConfigError(f"detector {name!r} has no option {', '.join(map(repr, unknown)) or '?'}; "
+                          f"its options: {', '.join(known)}") from None
+    return factory(**options)  # type: ignore[no-any-return]
 
 
 def parse_detector_specs(spec: str | list[str] | None) -> list[AnyDetector]:
@@ -251,7 +234,7 @@ def parse_detector_specs(spec: str | list[str] | None) -> list[AnyDetector]:
             if not eq:
                 raise ConfigError(f"detector option {kv!r} in {raw!r} is not key=value")
             options[k.strip()] = v.strip()
-        out.append(registry.create(name.strip(), **options))
+        out.append(create_detector(name.strip(), **options))
     return out
 
 

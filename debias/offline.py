@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from debias.contract import DetectContext, Detector, ProbeSpec, errored
 from debias.judges.base import JudgeRequest
 from debias.types import Finding, Item, Verdict
-from detectors.base import DetectContext, Detector, ProbeSpec, errored
 
 
 def lookup_probe(spec: ProbeSpec, request: JudgeRequest | DetectContext,

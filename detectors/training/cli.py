@@ -166,8 +166,7 @@ def _limit(seq: list[Any], limit: int | None) -> list[Any]:
 
 
 def _backend(spec: str, args: argparse.Namespace) -> Any:
-    from debias.cache import CallCache, with_cache
-    from debias.cli.run import default_cache_dir
+    from debias.cache import CallCache, default_cache_dir, with_cache
     from detectors.reasoning.backends import reasoning_backend
 
     backend = reasoning_backend(spec, api_base=args.api_base)
@@ -222,8 +221,7 @@ def construct_command(args: argparse.Namespace) -> int:
 
 def collect_command(args: argparse.Namespace) -> int:
     """``debias train collect``."""
-    from debias.cache import CallCache, with_cache
-    from debias.cli.run import default_cache_dir
+    from debias.cache import CallCache, default_cache_dir, with_cache
     from debias.judges import judges
     from debias.judges.chat import ChatJudge
     from detectors.training.collect import acollect
