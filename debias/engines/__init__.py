@@ -10,11 +10,10 @@ imported only when chosen). Engines are looked up by name; their modules load la
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
-from types import MappingProxyType
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from debias.errors import ConfigError
+from debias.registry import Registry
 
 if TYPE_CHECKING:
     from debias.audit.config import AuditConfig
@@ -23,11 +22,6 @@ if TYPE_CHECKING:
     from debias.runner import Summary
     from debias.types import Item
 
-#: Engine name -> module defining ``ENGINE`` (imported on first use).
-ENGINE_MODULES = MappingProxyType({
-    "local": "debias.engines.local",
-    "ray": "debias.engines.ray",
-})
 DEFAULT_ENGINE = "local"
 
 
@@ -50,20 +44,31 @@ class Engine(Protocol):
         ...
 
 
+#: Engines by name; installed packages add more through the ``judge_debias.engines``
+#: entry-point group (a class or factory building an :class:`Engine`).
+engines: Registry[Engine] = Registry("engine", group="judge_debias.engines")
+
+
+def _lazy(module: str, attr: str) -> Callable[[], Engine]:
+    def build() -> Engine:
+        return getattr(importlib.import_module(module), attr)()  # type: ignore[no-any-return]
+
+    return build
+
+
+engines.add("local", _lazy("debias.engines.local", "LocalEngine"))
+engines.add("ray", _lazy("debias.engines.ray", "RayEngine"))
+
+
 def engine_names() -> list[str]:
     """Registered engine names."""
-    return list(ENGINE_MODULES)
+    return engines.names()
 
 
 def get_engine(name: str) -> Engine:
-    """The engine called ``name`` (its module is imported now).
+    """The engine called ``name`` (its module is imported now; ray itself only when it runs).
 
     Raises:
-        ConfigError: Unknown engine name.
-        MissingDependencyError: The engine's extra is not installed.
+        ConfigError: Unknown engine name (the message lists the known ones).
     """
-    try:
-        module = ENGINE_MODULES[name]
-    except KeyError:
-        raise ConfigError(f"unknown engine {name!r}; known: {', '.join(engine_names())}") from None
-    return importlib.import_module(module).ENGINE  # type: ignore[no-any-return]
+    return engines.create(name)

@@ -44,5 +44,3 @@ class LocalEngine:
         return asyncio.run(arun_batch(items, build_debiaser(plan), out, concurrency=k,
                                       progress=progress, total=len(items)))
 
-
-ENGINE = LocalEngine()

@@ -41,5 +41,3 @@ class RayEngine:
 
         return run(items, plan, out, address=address, progress=progress, **options)
 
-
-ENGINE = RayEngine()
