@@ -124,6 +124,10 @@ def test_sources_refuse_what_they_cannot_read(tmp_path: Path) -> None:
         resolve(str(tmp_path / "empty.jsonl"))
     with pytest.raises(ConfigError, match="use --engine local"):
         resolve(str(tmp_path / "notes.txt"), "csv")
+    (tmp_path / "array.jsonl").write_text("[" + _items(1)[0].model_dump_json() + "]")
+    with pytest.raises(InputError, match="one JSON array, not JSON Lines"):
+        resolve(str(tmp_path / "array.jsonl"))
+    (tmp_path / "array.jsonl").unlink()
     (tmp_path / "a.jsonl").write_text(_items(1)[0].model_dump_json() + "\n")
     files = resolve(f"file://{tmp_path}")
     assert [(f.name, f.format) for f in files] == [(f"file://{tmp_path}/a.jsonl", "jsonl")]

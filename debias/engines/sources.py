@@ -135,15 +135,26 @@ def resolve(source: str, fmt: str = "auto") -> list[InputFile]:
         if not found:
             raise InputError("no non-empty .jsonl or .parquet file in this directory", source=source)
         base = source.rstrip("/")
-        return [InputFile(fs, f.path, f"{base}/{os.path.relpath(f.path, path)}",
-                          format_of(f.path) or fmt, f.size) for f in sorted(found, key=lambda f: f.path)]
+        return [_checked(InputFile(fs, f.path, f"{base}/{os.path.relpath(f.path, path)}",
+                                   format_of(f.path) or fmt, f.size)) for f in sorted(found, key=lambda f: f.path)]
     form = format_of(path) if fmt == "auto" else fmt
     if form is None:
         raise InputError("cannot tell the input format from the name (expected .jsonl or .parquet); "
                          "pass --format jsonl|parquet", source=source)
     if not info.size:
         raise InputError("the input file is empty", source=source)
-    return [InputFile(fs, path, source, form, info.size)]
+    return [_checked(InputFile(fs, path, source, form, info.size))]
+
+
+def _checked(f: InputFile) -> InputFile:
+    """``f``, after making sure a JSONL file is not one JSON array (read as a whole only locally)."""
+    if f.format == "jsonl":
+        with f.fs.open_input_stream(f.path) as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if head.startswith(b"["):
+            raise InputError("this is one JSON array, not JSON Lines; this engine reads JSON Lines "
+                             "(one item per line; --engine local reads arrays too)", source=f.name)
+    return f
 
 
 def _item(rec: Pending, source: str) -> Item:
