@@ -8,8 +8,8 @@ this process:
 2. starts a local Ray instance with the same number of CPUs (start-up timed on its own)
    and audits them with the Ray engine (as many map actors);
 3. checks that every metric (value and bootstrap interval, same seed) is equal;
-4. measures the reduce step: pickled size of one chunk tally and the time to merge one,
-   which bound how many items per second one driver can absorb.
+4. measures the reduce step: pickled size of one map task's tally and the time to merge
+   one, which bound how many items per second one driver can absorb.
 
 Usage:
     python benchmarks/audit_ray.py                        # 1,000,000 items, 2 CPUs
@@ -43,6 +43,7 @@ from debias.audit.engine import chunk_tallies, merge_chunks  # noqa: E402
 from debias.audit.importers import open_input  # noqa: E402
 from debias.audit.pipeline import make_config, work_settings  # noqa: E402
 from debias.engines import get_engine  # noqa: E402
+from debias.engines.ray.audit import CHUNKS_PER_BATCH  # noqa: E402
 
 
 def _numbers(data: Any, prefix: str = "") -> dict[str, float | None]:
@@ -151,20 +152,25 @@ def to_parquet(src: Path, dst: Path, rows_per_group: int) -> None:
             writer.write_table(pa.Table.from_pylist(batch, schema=schema), row_group_size=rows_per_group)
 
 
-def reduce_cost(path: Path, cfg: Any, n: int = 20_000) -> dict[str, float]:
-    """Size of a pickled chunk tally and time to merge one (the driver's per-chunk work)."""
+def reduce_cost(path: Path, cfg: Any, batches: int = 4) -> dict[str, float]:
+    """Size of one map task's pickled tally and the driver's time to unpickle and merge it.
+
+    The tallies are made like the Ray engine's (``chunk_size * CHUNKS_PER_BATCH`` items
+    each) from the first ``batches`` such batches of the input, in this process.
+    """
+    batch = cfg.chunk_size * CHUNKS_PER_BATCH
     _imp, records = open_input(path)
     settings = work_settings(cfg, str(path))
-    head = (r for _, r in zip(range(n), records, strict=False))
-    tallies = list(chunk_tallies(head, settings, jobs=1, chunk_size=cfg.chunk_size))
+    head = (r for _, r in zip(range(batches * batch), records, strict=False))
+    tallies = list(chunk_tallies(head, settings, jobs=1, chunk_size=batch))
     blobs = [pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL) for t in tallies]
     t = time.perf_counter()
-    for _ in range(5):
+    for _ in range(20):
         merge_chunks((pickle.loads(b) for b in blobs), settings)
-    merge_s = (time.perf_counter() - t) / (5 * len(blobs))
-    return {"chunk_items": cfg.chunk_size, "tally_bytes_median": statistics.median(len(b) for b in blobs),
-            "unpickle_and_merge_ms_per_chunk": round(merge_s * 1e3, 4),
-            "driver_reduce_items_per_s": round(cfg.chunk_size / merge_s)}
+    merge_s = (time.perf_counter() - t) / (20 * len(blobs))
+    return {"items_per_tally": batch, "tally_bytes_median": statistics.median(len(b) for b in blobs),
+            "unpickle_and_merge_ms_per_tally": round(merge_s * 1e3, 3),
+            "driver_reduce_items_per_s": round(batch / merge_s)}
 
 
 def main(argv: list[str] | None = None) -> int:
