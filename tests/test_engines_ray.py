@@ -210,6 +210,10 @@ def test_directory_of_files_reports_bad_records_per_file(ray_local: Any, tmp_pat
     whole = write_jsonl(tmp_path / "all.jsonl", items)
     numbers_close(get_engine("local").audit(str(whole), make_config(n_boot=0)).to_json()["metrics"],
                   result["metrics"])
+    local_dir = get_engine("local").audit(f"file://{folder}", make_config(n_boot=0)).to_json()
+    assert [(b["source"], b["line"]) for b in local_dir["bad_examples"]] == [
+        (f"file://{folder}/part-0.jsonl", 11), (f"file://{folder}/part-0.jsonl", 12)]
+    numbers_close(local_dir["metrics"], result["metrics"])
 
 
 def test_ray_engine_rejects_what_it_cannot_read(ray_local: Any, tmp_path: Path,

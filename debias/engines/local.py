@@ -8,6 +8,7 @@ bounded concurrency, results appended as they finish).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,12 +26,44 @@ class LocalEngine:
     name = "local"
 
     def audit(self, source: str, config: AuditConfig, *, address: str | None = None) -> AuditResult:
-        """Audit ``source`` with worker processes (any registered input format)."""
+        """Audit ``source`` with worker processes.
+
+        A local file in any registered format goes through :func:`debias.audit.audit`; a
+        URI (``s3://``, ``gs://`` ...) or a directory of JSONL/Parquet files is read
+        through pyarrow, file by file, with the same chunk classification and merge.
+        """
         from debias.audit.pipeline import audit
+        from debias.engines.sources import is_uri
 
         if address is not None:
             raise ConfigError("--ray-address needs --engine ray")
+        if is_uri(source) or os.path.isdir(source):
+            return self._audit_files(source, config)
         return audit(source, config)
+
+    def _audit_files(self, source: str, cfg: AuditConfig) -> AuditResult:
+        import time
+        from dataclasses import replace
+        from itertools import chain
+
+        from debias.audit.engine import chunk_tallies, merge_chunks
+        from debias.audit.pipeline import finish, flagged_writer, work_settings
+        from debias.engines.sources import resolve
+
+        if cfg.join is not None or cfg.mapping:
+            raise ConfigError("--join and --map need a local file (URIs and directories are read as "
+                              "JSONL or Parquet)")
+        started = time.perf_counter()
+        files = resolve(source, cfg.format)
+        settings = work_settings(cfg, source)
+        jobs = cfg.jobs or max(1, min(os.cpu_count() or 1, 8))
+        tallies = chain.from_iterable(
+            chunk_tallies(f.records(), replace(settings, source=f.name), jobs=jobs, chunk_size=cfg.chunk_size)
+            for f in files)
+        with flagged_writer(cfg) as on_chunk:
+            tally = merge_chunks(tallies, settings, on_chunk=on_chunk)
+        return finish(tally, cfg, source=source, format="+".join(sorted({f.format for f in files})),
+                      started=started, jobs=jobs, files=len(files))
 
     def run(self, items: Sequence[Item], plan: RunPlan, out: str, *, address: str | None = None,
             progress: bool = True, concurrency: int | None = None, **options: Any) -> Summary:
