@@ -46,7 +46,7 @@ class LocalEngine:
         from dataclasses import replace
         from itertools import chain
 
-        from debias.audit.engine import chunk_tallies, merge_chunks
+        from debias.audit.engine import PARALLEL_MIN_BYTES, chunk_tallies, merge_chunks
         from debias.audit.pipeline import finish, flagged_writer, work_settings
         from debias.engines.sources import resolve
 
@@ -56,7 +56,8 @@ class LocalEngine:
         started = time.perf_counter()
         files = resolve(source, cfg.format)
         settings = work_settings(cfg, source)
-        jobs = cfg.jobs or max(1, min(os.cpu_count() or 1, 8))
+        small = sum(f.size for f in files) < PARALLEL_MIN_BYTES  # worker start-up would dominate
+        jobs = cfg.jobs or (1 if small else max(1, min(os.cpu_count() or 1, 8)))
         tallies = chain.from_iterable(
             chunk_tallies(f.records(), replace(settings, source=f.name), jobs=jobs, chunk_size=cfg.chunk_size)
             for f in files)
