@@ -286,6 +286,34 @@ def test_run_resumes_after_a_crash_without_judging_twice(ray_local: Any, tmp_pat
     assert len(_ids(out)) == 30
 
 
+class ChatJudgeFactory:
+    """A chat judge over a scripted backend that answers "Output (a)" (picklable by reference)."""
+
+    def __call__(self) -> Any:
+        from debias.judges.chat import ChatJudge
+        from debias.judges.testing import ScriptedBackend
+
+        return ChatJudge(ScriptedBackend(["Output (a)"]), mode="generate")
+
+
+def test_chat_judges_on_actors_take_their_calls_from_the_shared_limiter(ray_local: Any, tmp_path: Path) -> None:
+    items = _run_items(6)
+    plan = RunPlan(detectors="position", max_rounds=1, judge_factory=ChatJudgeFactory(),
+                   cache_dir=tmp_path / "cache")
+    out = tmp_path / "out.jsonl"
+    summary = get_engine("ray").run(items, plan, str(out), progress=False, workers=2, concurrency=2,
+                                    rate_limit=60_000)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in records) == [f"i{k}" for k in range(6)]
+    # Always "Output (a)" = always the first slot: the position probe catches it every time,
+    # and the revision cannot fix it; same calls and outcomes as the local engine.
+    local = get_engine("local").run(items, plan.model_copy(update={"cache_dir": tmp_path / "c2"}),
+                                    str(tmp_path / "local.jsonl"), progress=False)
+    assert summary.statuses == local.statuses == {"unresolved": 6}
+    assert summary.usage.calls == local.usage.calls == 24
+    assert all(r["result"]["rounds"][0]["findings"][0]["detected"] for r in records)
+
+
 def test_rate_limiter_shared_by_actors_spaces_calls(ray_local: Any) -> None:
     from debias.engines.ray.run import RateLimiter
 
