@@ -165,3 +165,16 @@ def test_run_plan_validates_on_construction() -> None:
         RunPlan(max_rounds=-1)
     with pytest.raises(ValueError, match="judge spec is empty"):
         RunPlan(judge=" ")
+
+
+def test_parquet_rows_become_records_with_nulls_meaning_absent() -> None:
+    from debias.audit.importers.parquet import row_record
+
+    row = {"id": "a", "task": "pairwise", "cue": None, "label": 1,
+           "metadata": {"bias": "sentiment", "bias_label": None, "tags": [("k", "v"), ("x", None)]},
+           "verdicts": [{"judge": "j", "order": [1, 0], "choice": 1, "tie": None, "probs": None}]}
+    assert row_record(row) == {"id": "a", "task": "pairwise", "label": 1,
+                               "metadata": {"bias": "sentiment", "tags": {"k": "v"}},
+                               "verdicts": [{"judge": "j", "order": [1, 0], "choice": 1}]}
+    assert row_record({"id": "b", "metadata": '{"bias": "position"}'})["metadata"] == {"bias": "position"}
+    assert row_record({"id": "c", "metadata": "not json"})["metadata"] == "not json"  # validation names it

@@ -21,7 +21,7 @@ from debias.audit.importers import jsonl as _jsonl  # noqa: F401
 from debias.audit.importers import judgebench as _judgebench  # noqa: F401
 from debias.audit.importers import mtbench as _mtbench  # noqa: F401
 from debias.audit.importers import pandalm as _pandalm  # noqa: F401
-from debias.audit.importers import parquet as _parquet  # noqa: F401
+from debias.audit.importers import parquet as _parquet
 from debias.audit.importers import rbd_bias4 as _rbd_bias4  # noqa: F401
 from debias.audit.importers import rbd_csv as _rbd_csv  # noqa: F401
 from debias.audit.importers.build import csv_header

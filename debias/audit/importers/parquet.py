@@ -11,6 +11,8 @@ pyarrow is optional (``pip install 'judge-debias[parquet]'``) and imported on fi
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,33 +47,27 @@ def is_parquet(name: str) -> bool:
 
 
 def _drop_nulls(value: Any) -> Any:
+    """``value`` with null fields of structs and maps removed (recursively)."""
     if isinstance(value, dict):
         return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        if value and all(isinstance(p, tuple) and len(p) == 2 for p in value):  # an Arrow map
-            return {k: _drop_nulls(v) for k, v in value if v is not None}
-        return [_drop_nulls(v) for v in value]
+    if isinstance(value, list) and value and isinstance(value[0], tuple):  # an Arrow map
+        return {k: _drop_nulls(v) for k, v in value if v is not None}
     return value
 
 
 def row_record(row: dict[str, Any]) -> dict[str, Any]:
     """An item-shaped dict from one Parquet row (nulls dropped, JSON-text metadata parsed)."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if value is None:
-            continue
-        if key == "metadata" and isinstance(value, str):
-            import json
-
-            try:
-                value = json.loads(value)
-            except ValueError:
-                pass  # validation names the field
-        elif key == "verdicts" and isinstance(value, list):
-            value = [_drop_nulls(v) for v in value]
-        elif key == "metadata":
-            value = _drop_nulls(value)
-        out[key] = value
+    out = {k: v for k, v in row.items() if v is not None}
+    verdicts = out.get("verdicts")
+    if isinstance(verdicts, list):
+        out["verdicts"] = [{k: x for k, x in v.items() if x is not None} if isinstance(v, dict) else v
+                           for v in verdicts]
+    meta = out.get("metadata")
+    if isinstance(meta, str):
+        with contextlib.suppress(ValueError):  # not JSON: validation names the field
+            out["metadata"] = json.loads(meta)
+    elif meta is not None:
+        out["metadata"] = _drop_nulls(meta)
     return out
 
 

@@ -3,7 +3,8 @@
 * **read** (:class:`ItemsDatasource`): one read task per JSONL file (lines streamed with
   their numbers) and one per Parquet row group (row numbers from the footer), on
   whichever node Ray picks, straight from shared storage (any pyarrow filesystem).
-  Blocks hold ``(source, line, payload)`` rows of ``chunk_size * CHUNKS_PER_BATCH``
+  Blocks hold ``(source, line, text | record)`` rows (JSON text, or a pickled item dict
+  for Parquet) of ``chunk_size * CHUNKS_PER_BATCH``
   records.
 * **map** (:class:`ChunkAuditor`, an actor pool): each batch of records is validated and
   classified by :func:`debias.audit.engine.process_chunk` (the local engine's code) into
@@ -17,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import time
 from collections.abc import Iterator
@@ -44,25 +44,36 @@ from debias.errors import ConfigError
 CHUNKS_PER_BATCH = 16
 
 
-def _table(source: str, lines: list[int], payloads: list[str]) -> Any:
+def _table(source: str, lines: list[int], texts: list[str | None], records: list[bytes | None]) -> Any:
     import pyarrow as pa
 
     return pa.table({"source": pa.array([source] * len(lines), pa.string()),
-                     "line": pa.array(lines, pa.int64()), "payload": pa.array(payloads, pa.large_string())})
+                     "line": pa.array(lines, pa.int64()), "text": pa.array(texts, pa.large_string()),
+                     "record": pa.array(records, pa.large_binary())})
 
 
 def _blocks(records: Iterator[Pending], source: str, rows: int) -> Iterator[Any]:
+    """Blocks of ``rows`` records: JSON text as is, item-shaped dicts (Parquet) pickled."""
     lines: list[int] = []
-    payloads: list[str] = []
+    texts: list[str | None] = []
+    blobs: list[bytes | None] = []
     for rec in records:
         lines.append(rec.line)
-        payloads.append(rec.payload if isinstance(rec.payload, str)
-                        else json.dumps(rec.payload, ensure_ascii=False))
+        if isinstance(rec.payload, str):
+            texts.append(rec.payload)
+            blobs.append(None)
+        else:
+            texts.append(None)
+            blobs.append(pickle.dumps(rec.payload, protocol=pickle.HIGHEST_PROTOCOL))
         if len(lines) >= rows:
-            yield _table(source, lines, payloads)
-            lines, payloads = [], []
+            yield _table(source, lines, texts, blobs)
+            lines, texts, blobs = [], [], []
     if lines:
-        yield _table(source, lines, payloads)
+        yield _table(source, lines, texts, blobs)
+
+
+def _payload(text: str | None, blob: bytes | None) -> Any:
+    return text if text is not None else pickle.loads(blob)  # type: ignore[arg-type]
 
 
 def read_jsonl(f: InputFile, rows: int) -> Iterator[Any]:
@@ -81,7 +92,7 @@ def make_datasource(files: list[InputFile], rows: int) -> Any:
     from ray.data.datasource import Datasource, ReadTask
 
     class ItemsDatasource(Datasource):  # type: ignore[misc]
-        """Records of JSONL and Parquet files as ``(source, line, payload)`` rows."""
+        """Records of JSONL and Parquet files as ``(source, line, text, record)`` rows."""
 
         def estimate_inmemory_data_size(self) -> int:
             return sum(f.size for f in files)
@@ -123,12 +134,13 @@ class ChunkAuditor:
     def __call__(self, batch: Any) -> dict[str, list[bytes]]:
         sources = batch.column("source").to_pylist()
         lines = batch.column("line").to_pylist()
-        payloads = batch.column("payload").to_pylist()
+        texts = batch.column("text").to_pylist()
+        blobs = batch.column("record").to_pylist()
         out: list[bytes] = []
         start = 0
         for end in range(1, len(sources) + 1):
             if end == len(sources) or sources[end] != sources[start]:
-                chunk: list[Any] = [Pending(lines[k], payloads[k]) for k in range(start, end)]
+                chunk: list[Any] = [Pending(lines[k], _payload(texts[k], blobs[k])) for k in range(start, end)]
                 settings = replace(self.settings, source=sources[start])
                 out.append(pickle.dumps(process_chunk(chunk, self.observer, settings),
                                         protocol=pickle.HIGHEST_PROTOCOL))
