@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="with --engine ray: judge actors (default: one per cluster CPU)")
     p.add_argument("--rate-limit", type=float, default=None, metavar="CALLS_PER_MIN",
                    help="with --engine ray: model calls per minute shared by all actors")
+    p.add_argument("--worker-cpus", type=float, default=None,
+                   help="with --engine ray: CPUs reserved per judge actor (default 1; e.g. 0.25 to "
+                   "pack API-judge actors)")
     p.add_argument("--worker-gpus", type=float, default=None,
                    help="with --engine ray: GPUs per judge actor (e.g. 1 for a local model on GPU)")
     p.add_argument("--out", type=Path, default=None, help="output JSONL (default INPUT.debiased.jsonl)")
@@ -83,7 +86,7 @@ def run_command(args: argparse.Namespace) -> int:
     out = args.out or default_out(source)
     summary = engine.run(items, plan, str(out), address=args.ray_address, progress=not args.quiet,
                          concurrency=args.concurrency, workers=args.workers, rate_limit=args.rate_limit,
-                         worker_gpus=args.worker_gpus)
+                         worker_cpus=args.worker_cpus, worker_gpus=args.worker_gpus)
     summary.invalid = len(errors)
     print(summary.render())
     print(f"results: {out}")

@@ -124,6 +124,9 @@ def run(items: Sequence[Item], plan: RunPlan, out: str, *, address: str | None =
                         ("max attempts", max_attempts)):
         if value is not None and value <= 0:
             raise ConfigError(f"--{name.replace(' ', '-')} must be positive, got {value}")
+    for name, value in (("worker-cpus", worker_cpus), ("worker-gpus", worker_gpus)):
+        if value is not None and value < 0:
+            raise ConfigError(f"--{name} must be >= 0, got {value}")
     cpus = 1.0 if worker_cpus is None else worker_cpus
     per_actor = concurrency or (1 if plan.local_model else 8)
     started = time.perf_counter()
