@@ -101,8 +101,8 @@ def to_item(p: Pending, source: str, *, light: bool = False) -> Item | LightItem
         raise InputError(msg, line=p.line, field=field, source=source) from None
 
 
-def process_chunk(chunk: list[Pending | BadRecord], observer: Observer, settings: WorkSettings) -> Tally:
-    """Validate and classify one chunk of records."""
+def process_chunk(chunk: Iterable[Pending | BadRecord], observer: Observer, settings: WorkSettings) -> Tally:
+    """Validate and classify one chunk of records (any iterable: it is read once)."""
     tally = Tally(max_bad=settings.max_bad, max_flagged=settings.max_flagged,
                   spill=[] if settings.spill else None)
     for rec in chunk:

@@ -1,15 +1,16 @@
 """``debias audit --engine ray``: read with Ray Data, classify in ``map_batches``, reduce here.
 
-* **read** (:class:`ItemsDatasource`): one read task per JSONL file (lines streamed with
-  their numbers) and one per Parquet row group (row numbers from the footer), on
-  whichever node Ray picks, straight from shared storage (any pyarrow filesystem).
-  Blocks hold ``(source, line, text | record)`` rows (JSON text, or a pickled item dict
-  for Parquet) of ``chunk_size * CHUNKS_PER_BATCH``
-  records.
-* **map** (:class:`ChunkAuditor`, an actor pool): each batch of records is validated and
-  classified by :func:`debias.audit.engine.process_chunk` (the local engine's code) into
-  a :class:`~debias.audit.tally.Tally`: counts, bad records with file and line, flagged
-  verdicts. A tally is a few KB whatever the batch size.
+* **JSONL** (:class:`JsonlDatasource` + :class:`ChunkAuditor`): one read task per file
+  streams its lines with their numbers, on whichever node Ray picks, straight from
+  shared storage (any pyarrow filesystem), in blocks of ``chunk_size *
+  CHUNKS_PER_BATCH`` ``(source, line, text)`` rows; an actor pool classifies each batch.
+* **Parquet** (:class:`RowGroupAuditor`): one map call per row group: the actor reads
+  the row group itself (row numbers from the footer) and classifies it, so records never
+  travel between processes.
+* **map**: records are validated and classified by
+  :func:`debias.audit.engine.process_chunk` (the local engine's code) into a
+  :class:`~debias.audit.tally.Tally`: counts, bad records with file and line, flagged
+  verdicts. A tally is ~70 KB whatever the number of items in it.
 * **reduce** (this process): tallies arrive in input order (``preserve_order``) and go
   through :func:`debias.audit.engine.merge_chunks`, then the local engine's
   :func:`debias.audit.pipeline.finish` computes every metric and bootstrap interval from
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from functools import partial
+from itertools import groupby
 from typing import Any
 
 from debias.audit.config import AuditConfig
@@ -44,125 +46,116 @@ from debias.errors import ConfigError
 CHUNKS_PER_BATCH = 16
 
 
-def _table(source: str, lines: list[int], texts: list[str | None], records: list[bytes | None]) -> Any:
+def _table(source: str, lines: list[int], texts: list[str]) -> Any:
     import pyarrow as pa
 
     return pa.table({"source": pa.array([source] * len(lines), pa.string()),
-                     "line": pa.array(lines, pa.int64()), "text": pa.array(texts, pa.large_string()),
-                     "record": pa.array(records, pa.large_binary())})
-
-
-def _blocks(records: Iterator[Pending], source: str, rows: int) -> Iterator[Any]:
-    """Blocks of ``rows`` records: JSON text as is, item-shaped dicts (Parquet) pickled."""
-    lines: list[int] = []
-    texts: list[str | None] = []
-    blobs: list[bytes | None] = []
-    for rec in records:
-        lines.append(rec.line)
-        if isinstance(rec.payload, str):
-            texts.append(rec.payload)
-            blobs.append(None)
-        else:
-            texts.append(None)
-            blobs.append(pickle.dumps(rec.payload, protocol=pickle.HIGHEST_PROTOCOL))
-        if len(lines) >= rows:
-            yield _table(source, lines, texts, blobs)
-            lines, texts, blobs = [], [], []
-    if lines:
-        yield _table(source, lines, texts, blobs)
-
-
-def _payload(text: str | None, blob: bytes | None) -> Any:
-    return text if text is not None else pickle.loads(blob)  # type: ignore[arg-type]
+                     "line": pa.array(lines, pa.int64()), "text": pa.array(texts, pa.large_string())})
 
 
 def read_jsonl(f: InputFile, rows: int) -> Iterator[Any]:
-    """Blocks of one JSONL file (read task)."""
-    yield from _blocks(f.records(), f.name, rows)
-
-
-def read_row_groups(f: InputFile, groups: list[int], first_row: int, rows: int) -> Iterator[Any]:
-    """Blocks of some row groups of one Parquet file (read task)."""
-    yield from _blocks(parquet_records(f.parquet(), groups, first_row), f.name, rows)
+    """Blocks of ``rows`` ``(source, line, text)`` records of one JSONL file (a read task)."""
+    lines: list[int] = []
+    texts: list[str] = []
+    for rec in f.records():
+        lines.append(rec.line)
+        texts.append(rec.payload)  # type: ignore[arg-type]
+        if len(lines) >= rows:
+            yield _table(f.name, lines, texts)
+            lines, texts = [], []
+    if lines:
+        yield _table(f.name, lines, texts)
 
 
 def make_datasource(files: list[InputFile], rows: int) -> Any:
-    """A Ray Data datasource over the input files (ray is imported here)."""
+    """A Ray Data datasource over JSONL files: one read task per file (ray is imported here)."""
     from ray.data.block import BlockMetadata
     from ray.data.datasource import Datasource, ReadTask
 
-    class ItemsDatasource(Datasource):  # type: ignore[misc]
-        """Records of JSONL and Parquet files as ``(source, line, text, record)`` rows."""
+    class JsonlDatasource(Datasource):  # type: ignore[misc]
+        """Lines of JSONL files as ``(source, line, text)`` rows."""
 
         def estimate_inmemory_data_size(self) -> int:
             return sum(f.size for f in files)
 
         def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
                            data_context: Any = None) -> list[Any]:
-            tasks = []
-            for f in files:
-                if f.format == "jsonl":
-                    meta = BlockMetadata(num_rows=None, size_bytes=f.size, input_files=[f.name],
-                                         exec_stats=None)
-                    tasks.append(ReadTask(partial(read_jsonl, f, rows), meta))
-                    continue
-                pf = f.parquet()
-                for g, start in enumerate(group_starts(pf)):
-                    rg = pf.metadata.row_group(g)
-                    meta = BlockMetadata(num_rows=rg.num_rows, size_bytes=rg.total_byte_size,
-                                         input_files=[f.name], exec_stats=None)
-                    tasks.append(ReadTask(partial(read_row_groups, f, [g], start, rows), meta))
-            return tasks
+            return [ReadTask(partial(read_jsonl, f, rows),
+                             BlockMetadata(num_rows=None, size_bytes=f.size, input_files=[f.name],
+                                           exec_stats=None))
+                    for f in files]
 
-    return ItemsDatasource()
+    return JsonlDatasource()
 
 
-class ChunkAuditor:
-    """Map step: a batch of records -> pickled chunk tallies (one per file in the batch).
-
-    One per Ray actor, so the observer (detectors, tone lexicon, pattern memo) is built
-    once per worker.
-
-    Args:
-        settings: What the local engine's workers get.
-    """
+class _Auditor:
+    """Holds the observer (detectors, tone lexicon, pattern memo): built once per actor."""
 
     def __init__(self, settings: WorkSettings) -> None:
         self.settings = settings
         self.observer = Observer(settings.detectors, settings.sentiment)
 
+    def tally(self, records: Iterable[Pending], source: str) -> bytes:
+        """The pickled tally of some records of ``source``."""
+        settings = replace(self.settings, source=source)
+        return pickle.dumps(process_chunk(records, self.observer, settings), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class ChunkAuditor(_Auditor):
+    """Map step for JSONL: a batch of lines -> pickled tallies (one per file in the batch)."""
+
     def __call__(self, batch: Any) -> dict[str, list[bytes]]:
         sources = batch.column("source").to_pylist()
         lines = batch.column("line").to_pylist()
         texts = batch.column("text").to_pylist()
-        blobs = batch.column("record").to_pylist()
         out: list[bytes] = []
         start = 0
         for end in range(1, len(sources) + 1):
             if end == len(sources) or sources[end] != sources[start]:
-                chunk: list[Any] = [Pending(lines[k], _payload(texts[k], blobs[k])) for k in range(start, end)]
-                settings = replace(self.settings, source=sources[start])
-                out.append(pickle.dumps(process_chunk(chunk, self.observer, settings),
-                                        protocol=pickle.HIGHEST_PROTOCOL))
+                out.append(self.tally([Pending(lines[k], texts[k]) for k in range(start, end)], sources[start]))
                 start = end
         return {"tally": out}
 
 
+class RowGroupAuditor(_Auditor):
+    """Map step for Parquet: row groups (``(source, line, group)`` rows) -> pickled tallies."""
+
+    def __call__(self, batch: Any) -> dict[str, list[bytes]]:
+        out: list[bytes] = []
+        for source, first, blob in zip(batch.column("source").to_pylist(), batch.column("line").to_pylist(),
+                                       batch.column("group").to_pylist(), strict=True):
+            f, g = pickle.loads(blob)
+            out.append(self.tally(parquet_records(f.parquet(), [g], first), source))
+        return {"tally": out}
+
+
+def _dataset(ray: Any, files: list[InputFile], settings: WorkSettings, workers: int, batch: int) -> Any:
+    """The mapped dataset of consecutive files of one format (one row of tallies per map call)."""
+    if files[0].format == "jsonl":
+        ds = ray.data.read_datasource(make_datasource(files, batch), num_cpus=0, concurrency=workers)
+        return ds.map_batches(ChunkAuditor, fn_constructor_args=(settings,), batch_size=batch,
+                              batch_format="pyarrow", num_cpus=1, compute=ray.data.ActorPoolStrategy(size=workers))
+    groups = [{"source": f.name, "line": start, "group": pickle.dumps((f, g))}
+              for f in files for g, start in enumerate(group_starts(f.parquet()))]
+    ds = ray.data.from_items(groups, override_num_blocks=len(groups))
+    return ds.map_batches(RowGroupAuditor, fn_constructor_args=(settings,), batch_size=1,
+                          batch_format="pyarrow", num_cpus=1,
+                          compute=ray.data.ActorPoolStrategy(size=max(1, min(workers, len(groups)))))
+
+
 def chunk_tallies(ray: Any, files: list[InputFile], settings: WorkSettings, *, workers: int,
                   chunk_size: int) -> Iterator[Tally]:
-    """Chunk tallies of every record, in input order, computed on the Ray cluster."""
+    """Tallies of every record, in input order, computed on the Ray cluster."""
     ctx = ray.data.DataContext.get_current()
     saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars)
     ctx.execution_options.preserve_order = True  # merge order = input order (kept samples)
     ctx.enable_progress_bars = False
     try:
-        ds = ray.data.read_datasource(make_datasource(files, chunk_size), num_cpus=0)
-        ds = ds.map_batches(ChunkAuditor, fn_constructor_args=(settings,), batch_size=chunk_size,
-                            batch_format="pyarrow", num_cpus=1,
-                            compute=ray.data.ActorPoolStrategy(size=workers))
-        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            for blob in batch.column("tally").to_pylist():
-                yield pickle.loads(blob)
+        for _fmt, run in groupby(files, key=lambda f: f.format):
+            ds = _dataset(ray, list(run), settings, workers, chunk_size)
+            for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                for blob in batch.column("tally").to_pylist():
+                    yield pickle.loads(blob)
     finally:
         ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
 
