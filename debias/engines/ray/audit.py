@@ -132,7 +132,8 @@ class RowGroupAuditor(_Auditor):
 def _dataset(ray: Any, files: list[InputFile], settings: WorkSettings, workers: int, batch: int) -> Any:
     """The mapped dataset of consecutive files of one format (one row of tallies per map call)."""
     if files[0].format == "jsonl":
-        ds = ray.data.read_datasource(make_datasource(files, batch), num_cpus=0, concurrency=workers)
+        ds = ray.data.read_datasource(make_datasource(files, batch), num_cpus=0,
+                                     concurrency=max(1, min(workers, len(files))))
         return ds.map_batches(ChunkAuditor, fn_constructor_args=(settings,), batch_size=batch,
                               batch_format="pyarrow", num_cpus=1, compute=ray.data.ActorPoolStrategy(size=workers))
     groups = [{"source": f.name, "line": start, "group": pickle.dumps((f, g))}
