@@ -267,6 +267,25 @@ def test_item_that_always_kills_its_worker_becomes_an_error_record(ray_local: An
     assert summary.statuses == {"clean": 5, "error": 1}
 
 
+class BrokenJudgeFactory:
+    """A judge that cannot be built (like a model path that does not exist)."""
+
+    def __call__(self) -> Any:
+        from debias.errors import ConfigError
+
+        raise ConfigError("model 'nowhere/judge' not found")
+
+
+def test_worker_that_cannot_start_stops_the_run_with_the_reason(ray_local: Any, tmp_path: Path) -> None:
+    from debias.errors import ConfigError
+
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(ConfigError, match=r"could not start: .*nowhere/judge' not found"):
+        get_engine("ray").run(_run_items(5), RunPlan(judge_factory=BrokenJudgeFactory()), str(out),
+                              progress=False, workers=1)
+    assert not out.exists() or out.read_text() == ""  # no error records for a setup problem
+
+
 def test_run_resumes_after_a_crash_without_judging_twice(ray_local: Any, tmp_path: Path) -> None:
     items = _run_items(30)
     inp = tmp_path / "in.parquet"

@@ -95,6 +95,62 @@ def _worker_died(ray: Any) -> tuple[type[BaseException], ...]:
                                           "NodeDiedError") if hasattr(ex, n))
 
 
+class _Workers:
+    """The judge actors, the items in flight on each, and replacement of dead ones.
+
+    Args:
+        ray: The connected ray module.
+        make: Starts one judge actor.
+        n: Number of actors.
+        per_actor: Items in flight per actor.
+    """
+
+    def __init__(self, ray: Any, make: Any, n: int, per_actor: int) -> None:
+        self.ray = ray
+        self.make = make
+        self.per_actor = per_actor
+        self.pool = [make() for _ in range(n)]
+        self.load = [0] * n
+        self.in_flight: dict[Any, tuple[int, Any, Item]] = {}
+        self.died = _worker_died(ray)
+
+    def fill(self, todo: deque[Item]) -> None:
+        """Hand items to actors with a free slot."""
+        for k, actor in enumerate(self.pool):
+            while todo and self.load[k] < self.per_actor:
+                item = todo.popleft()
+                self.in_flight[actor.judge.remote(item)] = (k, actor, item)
+                self.load[k] += 1
+
+    def next_finished(self) -> tuple[Item, ResultRecord | None, BaseException | None]:
+        """Wait for one item: ``(item, record, None)``, or ``(item, None, why)`` if its worker died.
+
+        A dead worker is replaced (once, whatever number of its items report it).
+
+        Raises:
+            ConfigError: A worker failed while starting (bad judge spec, model that cannot
+                load): retrying would fail the same way.
+        """
+        ready, _ = self.ray.wait(list(self.in_flight), num_returns=1)
+        k, actor, item = self.in_flight.pop(ready[0])
+        self.load[k] -= 1
+        try:
+            return item, self.ray.get(ready[0]), None
+        except self.died as exc:
+            if getattr(exc, "actor_init_failed", False):  # the last line names the exception
+                lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+                raise ConfigError(f"a judge worker could not start: {lines[-1] if lines else exc}") from None
+            if self.pool[k] is actor:
+                self.ray.kill(actor, no_restart=True)
+                self.pool[k] = self.make()
+            return item, None, exc
+
+    def close(self) -> None:
+        """Stop every actor."""
+        for actor in self.pool:
+            self.ray.kill(actor, no_restart=True)
+
+
 def run(items: Sequence[Item], plan: RunPlan, out: str, *, address: str | None = None,
         progress: bool = True, workers: int | None = None, concurrency: int | None = None,
         rate_limit: float | None = None, worker_cpus: float | None = None,
@@ -118,7 +174,8 @@ def run(items: Sequence[Item], plan: RunPlan, out: str, *, address: str | None =
         The run's summary (``resumed`` counts ids found in ``out``).
 
     Raises:
-        ConfigError: Non-positive workers, concurrency, rate limit or attempts.
+        ConfigError: Non-positive workers, concurrency, rate limit or attempts; a worker
+            that cannot start.
     """
     for name, value in (("workers", workers), ("concurrency", concurrency), ("rate-limit", rate_limit),
                         ("max attempts", max_attempts)):
@@ -149,49 +206,33 @@ def run(items: Sequence[Item], plan: RunPlan, out: str, *, address: str | None =
                    dynamic_ncols=True, desc="debias")
     with session(address) as ray:
         n = workers or max(1, int(cluster_cpus(ray) // cpus) if cpus > 0 else cluster_cpus(ray))
-        n = min(n, len(todo))
         limiter = ray.remote(RateLimiter).options(num_cpus=0).remote(rate_limit) if rate_limit else None
         actor_cls = ray.remote(JudgeWorker).options(max_concurrency=per_actor, num_cpus=cpus,
                                                     num_gpus=worker_gpus or 0)
-        pool = [actor_cls.remote(plan, limiter) for _ in range(n)]
-        load = [0] * n
+        pool = _Workers(ray, lambda: actor_cls.remote(plan, limiter), min(n, len(todo)), per_actor)
         attempts: dict[str, int] = {}
-        in_flight: dict[Any, tuple[int, Any, Item]] = {}
-        died = _worker_died(ray)
         try:
             with JsonlAppender(out) as writer:
-                while todo or in_flight:
-                    for k in range(n):
-                        while todo and load[k] < per_actor:
-                            item = todo.popleft()
-                            in_flight[pool[k].judge.remote(item)] = (k, pool[k], item)
-                            load[k] += 1
-                    ready, _ = ray.wait(list(in_flight), num_returns=1)
-                    for ref in ready:
-                        k, actor, item = in_flight.pop(ref)
-                        load[k] -= 1
-                        try:
-                            record = ray.get(ref)
-                        except died as exc:
-                            if pool[k] is actor:  # replace the dead worker once
-                                ray.kill(actor, no_restart=True)
-                                pool[k] = actor_cls.remote(plan, limiter)
-                            attempts[item.id] = attempts.get(item.id, 0) + 1
-                            if attempts[item.id] < max_attempts:
-                                todo.appendleft(item)
-                                continue
-                            exc_note = RuntimeError(f"the worker judging this item died {max_attempts} "
-                                                    f"times (last: {type(exc).__name__})")
-                            record = ResultRecord(**item.model_dump(), result=error_result(exc_note, 0.0))
-                        writer.write(record)
-                        summary.add(record.result)
-                        if bar is not None:
-                            bar.update(1)
+                while todo or pool.in_flight:
+                    pool.fill(todo)
+                    item, record, died = pool.next_finished()
+                    if died is not None:
+                        attempts[item.id] = attempts.get(item.id, 0) + 1
+                        if attempts[item.id] < max_attempts:
+                            todo.appendleft(item)
+                            continue
+                        why = RuntimeError(f"the worker judging this item died {max_attempts} times "
+                                           f"(last: {type(died).__name__})")
+                        record = ResultRecord(**item.model_dump(), result=error_result(why, 0.0))
+                    assert record is not None
+                    writer.write(record)
+                    summary.add(record.result)
+                    if bar is not None:
+                        bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
-            for actor in pool:
-                ray.kill(actor, no_restart=True)
+            pool.close()
             if limiter is not None:
                 ray.kill(limiter, no_restart=True)
     summary.elapsed_s = time.perf_counter() - started
