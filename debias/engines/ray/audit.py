@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 from collections.abc import Iterable, Iterator
@@ -151,6 +152,9 @@ def chunk_tallies(ray: Any, files: list[InputFile], settings: WorkSettings, *, w
     saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars)
     ctx.execution_options.preserve_order = True  # merge order = input order (kept samples)
     ctx.enable_progress_bars = False
+    log = logging.getLogger("ray.data")
+    level = log.level
+    log.setLevel(max(level, logging.WARNING))  # no per-dataset INFO lines around the report
     try:
         for _fmt, run in groupby(files, key=lambda f: f.format):
             ds = _dataset(ray, list(run), settings, workers, chunk_size)
@@ -159,6 +163,7 @@ def chunk_tallies(ray: Any, files: list[InputFile], settings: WorkSettings, *, w
                     yield pickle.loads(blob)
     finally:
         ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
+        log.setLevel(level)
 
 
 def audit(source: str, cfg: AuditConfig, *, address: str | None = None) -> AuditResult:
