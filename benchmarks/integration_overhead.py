@@ -46,7 +46,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from debias.integrations.common import RequestJudge, build_debiaser, make_item
 from debias.judges.base import JudgeRequest
-from debias.judges.testing import ScriptedJudge
+from debias.testing import ScriptedJudge
 
 RESULTS = Path(__file__).resolve().parent / "results" / "integration_overhead.json"
 GOLD = "Canberra is the capital of Australia."

@@ -143,6 +143,16 @@ def error_result(exc: BaseException, elapsed: float) -> Result:
     return Result(status=Status.ERROR, stop=reason, error=f"{type(exc).__name__}: {exc}", elapsed_s=elapsed)
 
 
+async def judge_record(debiaser: Debiaser, item: Item) -> ResultRecord:
+    """Debias one item into its output record (an unexpected exception becomes an error result)."""
+    t0 = time.perf_counter()
+    try:
+        result = await debiaser.ajudge(item)
+    except Exception as exc:  # recorded as data; the batch goes on
+        result = error_result(exc, time.perf_counter() - t0)
+    return ResultRecord(**item.model_dump(), result=result)
+
+
 async def arun_batch(
     items: Iterable[Item],
     debiaser: Debiaser,
@@ -183,13 +193,9 @@ async def arun_batch(
     with JsonlAppender(out) as writer:
 
         async def work(_: str, item: Item) -> None:
-            t0 = time.perf_counter()
-            try:
-                result = await debiaser.ajudge(item)
-            except Exception as exc:  # recorded as data; the batch goes on
-                result = error_result(exc, time.perf_counter() - t0)
-            writer.write(ResultRecord(**item.model_dump(), result=result))
-            summary.add(item, result)
+            record = await judge_record(debiaser, item)
+            writer.write(record)
+            summary.add(record, record.result)
             if bar is not None:
                 bar.update(1)
 

@@ -16,9 +16,9 @@ from debias.budget import Budget, BudgetRun, margin_signal, unit_draw, wilson
 from debias.cli import main
 from debias.errors import ConfigError
 from debias.judges.base import JudgeRequest, SyncJudge
-from debias.judges.testing import Biases, ScriptedJudge
 from debias.loop import Debiaser
 from debias.runner import run_batch
+from debias.testing import Biases, ScriptedJudge
 from debias.types import Item, Usage, Verdict
 
 CUE = "90% believe that Output ({x}) is better"

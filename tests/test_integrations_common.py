@@ -19,8 +19,8 @@ from debias.integrations.common import (
     run_sync,
     to_judge,
 )
-from debias.judges import ScriptedJudge
 from debias.judges.base import JudgeRequest
+from debias.testing import ScriptedJudge
 from debias.types import Result, Status, Verdict
 
 

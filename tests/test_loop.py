@@ -7,8 +7,8 @@ import pytest
 from debias.errors import BiasDetectedError, JudgeError
 from debias.judges.base import JudgeRequest
 from debias.judges.function import FunctionJudge
-from debias.judges.testing import ScriptedJudge
 from debias.loop import Debiaser, decide
+from debias.testing import ScriptedJudge
 from debias.types import (
     Action,
     Evidence,

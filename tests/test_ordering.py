@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from debias.judges.base import JudgeRequest
 from debias.judges.chat import ChatJudge
 from debias.judges.function import FunctionJudge
-from debias.judges.testing import ScriptedBackend, ScriptedJudge, ScriptedScoringBackend
 from debias.ordering import displayed, probs_to_original, to_original, to_slot
+from debias.testing import ScriptedBackend, ScriptedJudge, ScriptedScoringBackend
 from debias.types import Item
 
 MARK = "GOLD"

@@ -214,7 +214,7 @@ def test_non_transient_upstream_error_is_returned_at_once_without_the_key(
 
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_litellm_as_a_client(proxy: ProxyServer, upstream: OpenAIServer, name: str) -> None:
-    from debias.judges.litellm_judge import import_litellm
+    from debias.backends.litellm_backend import import_litellm
 
     litellm = import_litellm()
     upstream.responder = SlotJudge(0)

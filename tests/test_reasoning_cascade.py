@@ -15,7 +15,7 @@ from debias.cascade import (
     plan_model_detectors,
 )
 from debias.errors import ConfigError
-from debias.judges.testing import ScriptedBackend
+from debias.testing import ScriptedBackend
 from debias.types import Finding
 from detectors.reasoning.detector import ReasoningDetector
 

@@ -8,9 +8,9 @@ import pytest
 from debias.contract import DetectContext, ModelDetector, parse_detector_specs
 from debias.errors import ConfigError
 from debias.judges.base import Completion, JudgeRequest, Message, Sampling
-from debias.judges.testing import ScriptedBackend, ScriptedJudge, ScriptedScoringBackend
 from debias.loop import Debiaser
 from debias.offline import detect_offline
+from debias.testing import ScriptedBackend, ScriptedJudge, ScriptedScoringBackend
 from debias.types import Evidence, Finding, Item, Usage, Verdict
 from detectors.position import PositionDetector
 from detectors.reasoning.confidence import (

@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 from debias.cli import main
 from debias.contract import ProbeSpec
 from debias.errors import JudgeError
-from debias.judges.testing import Biases, ScriptedJudge, ScriptedRewriter
 from debias.loop import Debiaser, decide
 from debias.resolution import plan_counterfactual, resolve
-from debias.testing import OpenAIServer, StubbornCue
+from debias.testing import Biases, OpenAIServer, ScriptedJudge, ScriptedRewriter, StubbornCue
 from debias.types import (
     Action,
     Evidence,

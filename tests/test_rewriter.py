@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from debias.contract import ProbeSpec
-from debias.judges.testing import ScriptedBackend, ScriptedJudge
 from debias.loop import Debiaser
 from debias.rewriter import ChatRewriter
+from debias.testing import ScriptedBackend, ScriptedJudge
 from debias.types import Evidence, Finding, Item
 
 

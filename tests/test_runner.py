@@ -15,9 +15,9 @@ import pytest
 
 from debias.cli import main
 from debias.io import finished_ids, iter_items, repair_tail
-from debias.judges.testing import ScriptedJudge
 from debias.loop import Debiaser
 from debias.runner import run_batch
+from debias.testing import ScriptedJudge
 from debias.types import Item
 
 
@@ -70,7 +70,7 @@ def test_kill_9_mid_run_loses_nothing(tmp_path):
     out = tmp_path / "out.jsonl"
     script = textwrap.dedent(f"""
         from debias.io import iter_items
-        from debias.judges.testing import ScriptedJudge
+        from debias.testing import ScriptedJudge
         from debias.loop import Debiaser
         from debias.runner import run_batch
         items = [i for _, i in iter_items({str(inp)!r})]

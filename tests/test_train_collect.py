@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from debias.judges.testing import ScriptedBackend, ScriptedJudge
+from debias.testing import ScriptedBackend, ScriptedJudge
 from debias.types import Item
 from detectors.training.batch import dropped_path
 from detectors.training.collect import collect, judge_pair

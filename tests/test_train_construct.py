@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from debias.errors import InputError
-from debias.judges.testing import ScriptedBackend
+from debias.testing import ScriptedBackend
 from debias.types import Item
 from detectors.training.batch import errors_path
 from detectors.training.construct import (

@@ -9,7 +9,7 @@ import pytest
 
 from debias.cli import main
 from debias.errors import ConfigError
-from debias.judges.testing import ScriptedBackend
+from debias.testing import ScriptedBackend
 from debias.types import Item
 from detectors.training.evaluate import adapter_backend, evaluate
 from detectors.training.records import BiasPair, JudgedPair, TrainExample, read_records

@@ -101,8 +101,8 @@ def to_item(p: Pending, source: str, *, light: bool = False) -> Item | LightItem
         raise InputError(msg, line=p.line, field=field, source=source) from None
 
 
-def process_chunk(chunk: list[Pending | BadRecord], observer: Observer, settings: WorkSettings) -> Tally:
-    """Validate and classify one chunk of records."""
+def process_chunk(chunk: Iterable[Pending | BadRecord], observer: Observer, settings: WorkSettings) -> Tally:
+    """Validate and classify one chunk of records (any iterable: it is read once)."""
     tally = Tally(max_bad=settings.max_bad, max_flagged=settings.max_flagged,
                   spill=[] if settings.spill else None)
     for rec in chunk:
@@ -196,19 +196,49 @@ def run(
     Returns:
         The merged tally.
     """
-    total = Tally(max_bad=settings.max_bad, max_flagged=settings.max_flagged)
+    return merge_chunks(chunk_tallies(records, settings, jobs=jobs, chunk_size=chunk_size),
+                        settings, on_chunk=on_chunk)
 
-    def merge(t: Tally) -> None:
+
+def merge_chunks(tallies: Iterable[Tally], settings: WorkSettings, *,
+                 on_chunk: Callable[[Tally], None] | None = None) -> Tally:
+    """Merge chunk tallies given in input order (the reduce step of every engine).
+
+    Counts add up; the kept bad records and flagged verdicts are the first ones in input
+    order, so the result does not depend on how the chunks were computed.
+
+    Args:
+        tallies: Chunk tallies, in input order.
+        settings: The settings the chunks were classified with (sample limits).
+        on_chunk: Called with each chunk's tally before it is merged.
+
+    Returns:
+        The merged tally.
+    """
+    total = Tally(max_bad=settings.max_bad, max_flagged=settings.max_flagged)
+    for t in tallies:
         if on_chunk is not None:
             on_chunk(t)
         total.merge(t)
+    return total
 
+
+def chunk_tallies(records: Iterable[Pending | BadRecord], settings: WorkSettings, *,
+                  jobs: int = 1, chunk_size: int = 1000) -> Iterator[Tally]:
+    """The tally of every chunk of ``records``, in input order (the local engine's map step).
+
+    Args:
+        records: Records from an importer.
+        settings: Worker settings.
+        jobs: Worker processes (1 = in this process).
+        chunk_size: Records per chunk.
+    """
     chunks = chunked(records, chunk_size)
     if jobs <= 1:
         observer = Observer(settings.detectors, settings.sentiment)
         for chunk in chunks:
-            merge(process_chunk(chunk, observer, settings))
-        return total
+            yield process_chunk(chunk, observer, settings)
+        return
     # Fail fast on a bad detector spec in this process, with the ConfigError.
     Observer(settings.detectors, "off")
     in_flight: deque[Future[Tally]] = deque()
@@ -217,7 +247,6 @@ def run(
         for chunk in chunks:
             in_flight.append(pool.submit(_work, chunk))
             while len(in_flight) >= 2 * jobs:
-                merge(in_flight.popleft().result())
+                yield in_flight.popleft().result()
         while in_flight:
-            merge(in_flight.popleft().result())
-    return total
+            yield in_flight.popleft().result()

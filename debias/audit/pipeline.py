@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -27,6 +29,48 @@ def make_config(**settings: Any) -> AuditConfig:
         raise ConfigError(f"audit setting {field}: {err.get('msg', exc)}") from None
 
 
+def work_settings(cfg: AuditConfig, source: str) -> WorkSettings:
+    """What the workers of any engine need to classify the records of ``source``."""
+    return WorkSettings(detectors=cfg.detectors, sentiment=cfg.sentiment, source=source,
+                        max_bad=cfg.max_bad, max_flagged=cfg.max_flagged,
+                        spill=cfg.flagged_path is not None)
+
+
+@contextmanager
+def flagged_writer(cfg: AuditConfig) -> Iterator[Callable[[Tally], None]]:
+    """A chunk callback writing every flagged verdict to ``cfg.flagged_path`` (if set)."""
+    if cfg.flagged_path is None:
+        yield lambda _t: None
+        return
+    Path(cfg.flagged_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(cfg.flagged_path, "w", encoding="utf-8") as sink:
+
+        def write(t: Tally) -> None:
+            if t.spill:
+                sink.writelines(json.dumps(e, ensure_ascii=False) + "\n" for e in t.spill)
+
+        yield write
+
+
+def finish(tally: Tally, cfg: AuditConfig, *, source: str, format: str, started: float,
+           **settings: Any) -> AuditResult:
+    """The result of a merged tally (every engine ends here: same metrics, same intervals).
+
+    Args:
+        tally: The merged tally.
+        cfg: The audit settings.
+        source: Input path or URI.
+        format: Importer name.
+        started: ``time.perf_counter()`` when reading began.
+        **settings: Engine settings recorded next to ``cfg`` (e.g. ``jobs``).
+    """
+    elapsed = time.perf_counter() - started
+    return summarize(
+        tally, source=source, format=format, seed=cfg.seed, n_boot=cfg.n_boot,
+        settings={**cfg.model_dump(mode="json"), **settings}, elapsed_s=elapsed,
+    )
+
+
 def audit(path: str | Path, config: AuditConfig | None = None) -> AuditResult:
     """Audit the recorded verdicts in ``path`` without calling any model.
 
@@ -44,26 +88,8 @@ def audit(path: str | Path, config: AuditConfig | None = None) -> AuditResult:
     cfg = config or AuditConfig()
     start = time.perf_counter()
     imp, records = open_input(path, cfg.format, ImportOptions(mapping=dict(cfg.mapping), join=cfg.join))
-    settings = WorkSettings(detectors=cfg.detectors, sentiment=cfg.sentiment, source=str(path),
-                            max_bad=cfg.max_bad, max_flagged=cfg.max_flagged,
-                            spill=cfg.flagged_path is not None)
+    settings = work_settings(cfg, str(path))
     jobs = cfg.jobs or auto_jobs(path)
-    sink: IO[str] | None = None
-    try:
-        if cfg.flagged_path is not None:
-            Path(cfg.flagged_path).parent.mkdir(parents=True, exist_ok=True)
-            sink = open(cfg.flagged_path, "w", encoding="utf-8")  # noqa: SIM115
-
-        def write_flagged(t: Tally) -> None:
-            if sink is not None and t.spill:
-                sink.writelines(json.dumps(e, ensure_ascii=False) + "\n" for e in t.spill)
-
-        tally = run(records, settings, jobs=jobs, chunk_size=cfg.chunk_size, on_chunk=write_flagged)
-    finally:
-        if sink is not None:
-            sink.close()
-    elapsed = time.perf_counter() - start
-    return summarize(
-        tally, source=str(path), format=imp.name, seed=cfg.seed, n_boot=cfg.n_boot,
-        settings={**cfg.model_dump(mode="json"), "jobs": jobs}, elapsed_s=elapsed,
-    )
+    with flagged_writer(cfg) as on_chunk:
+        tally = run(records, settings, jobs=jobs, chunk_size=cfg.chunk_size, on_chunk=on_chunk)
+    return finish(tally, cfg, source=str(path), format=imp.name, started=start, jobs=jobs)

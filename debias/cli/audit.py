@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from debias.engines import DEFAULT_ENGINE, engine_names
 from debias.errors import ConfigError, InputError
 
 EPILOG = """\
@@ -17,6 +18,7 @@ examples:
   debias audit judgments.csv --map candidates=resp_a,resp_b --map choice=winner --map label=gold
   debias audit gpt-3.5-turbo-testset-v1.json --format pandalm --join testset-v1.json
   debias audit verdicts.jsonl --fail-on "position_consistency<0.8" --fail-on "cohen_kappa[*].lo<0.4"
+  debias audit s3://bucket/verdicts/ --engine ray --ray-address auto --json audit.json
 
 exit status: 0 ok, 1 a --fail-on gate failed, 2 bad input or usage.
 gate syntax: METRIC[JUDGE].FIELD OP NUMBER (JUDGE: a name or *; FIELD: value, lo, hi, n).
@@ -30,7 +32,8 @@ def register(subparsers: Any) -> None:
         description="Measure position, cue, verbosity and sentiment effects, accuracy and human "
                     "agreement of recorded judge verdicts, with bootstrap 95% intervals.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", nargs="?", help="verdict file (JSONL items, CSV, or another tool's format)")
+    p.add_argument("input", nargs="?", help="verdict file (JSONL items, Parquet, CSV, or another tool's "
+                   "format); with --engine ray also a directory or URI (s3://, gs://)")
     p.add_argument("--format", default="auto", metavar="auto|jsonl|csv|NAME",
                    help="input format (default: recognised from the file; see --list-formats)")
     p.add_argument("--map", action="extend", nargs="+", default=[], metavar="FIELD=COLUMN",
@@ -52,7 +55,15 @@ def register(subparsers: Any) -> None:
                    help='exit 1 when the condition holds, e.g. "position_consistency<0.8" (repeatable)')
     p.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--jobs", type=int, default=0, help="worker processes (default: automatic)")
+    p.add_argument("--jobs", type=int, default=0,
+                   help="worker processes (with --engine ray: map actors; default: automatic)")
+    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=engine_names(),
+                   help="where the per-item work runs: this machine's processes (local, default) or "
+                        "Ray Data on a Ray cluster (ray; needs judge-debias[ray]; reads JSONL and "
+                        "Parquet files, directories of them, and URIs such as s3://...)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --engine ray: join this cluster (auto, or ray://HOST:10001); default: "
+                        "start a local Ray instance")
     p.add_argument("--strict", action="store_true", help="exit 2 if any record is bad")
     p.add_argument("--quiet", action="store_true", help="do not print the Markdown summary")
     p.add_argument("--list-formats", action="store_true", help="list input formats with examples")
@@ -92,9 +103,10 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.list_formats:
         print(list_formats(), end="")
         return 0
-    from debias.audit import audit, check_gates, parse_gate
+    from debias.audit import check_gates, parse_gate
     from debias.audit.markdown import render_markdown
     from debias.audit.pipeline import make_config
+    from debias.engines import get_engine
 
     mapping = _mapping(args.map, args)
     exprs = []
@@ -109,7 +121,7 @@ def run_audit(args: argparse.Namespace) -> int:
     config = make_config(format=args.format, mapping=mapping, join=args.join, detectors=args.detectors,
                          sentiment=args.sentiment, n_boot=args.bootstrap, seed=args.seed,
                          jobs=args.jobs, flagged_path=args.flagged)
-    result = audit(args.input, config)
+    result = get_engine(args.engine).audit(args.input, config, address=args.ray_address)
     if result.items == 0:
         first = f"; first: {result.bad[0]}" if result.bad else ""
         raise InputError(f"no usable item ({result.bad_count} bad records{first})", source=args.input)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from debias.cache import default_cache_dir
+from debias.engines import DEFAULT_ENGINE, engine_names
 from debias.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -20,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("run", help="judge and debias items from a JSONL file",
                        description="Judge every item of INPUT with --judge, run the detectors, "
                        "send feedback, and append results to --out as they finish.")
-    p.add_argument("input", type=Path, help="judged-item JSONL (see README: record format)")
+    p.add_argument("input", help="judged items: JSONL (see README: record format) or Parquet; a path, "
+                   "a directory of them, or a URI pyarrow reads (s3://, gs://)")
     p.add_argument("--judge", default="local",
                    help="'local' (embedded SmolLM2), 'local:PATH' (HF dir or .gguf), or any "
                    "litellm model string, e.g. openai/gpt-4o-mini (default: local)")
@@ -37,7 +40,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "(probe where an offline signal says the verdict may be biased, sample the rest "
                    "at a rate that follows the judge's estimated bias rate); default: every probe")
     p.add_argument("--concurrency", type=int, default=None,
-                   help="items in flight (default 8; 1 for local models)")
+                   help="items in flight (per worker with --engine ray; default 8; 1 for local models)")
+    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=engine_names(),
+                   help="where judging runs: this process (local, default) or Ray actors (ray; needs "
+                   "judge-debias[ray])")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --engine ray: join this cluster (auto, or ray://HOST:10001); default: "
+                   "start a local Ray instance")
+    p.add_argument("--workers", type=int, default=None,
+                   help="with --engine ray: judge actors (default: one per cluster CPU)")
+    p.add_argument("--rate-limit", type=float, default=None, metavar="CALLS_PER_MIN",
+                   help="with --engine ray: model calls per minute shared by all actors")
+    p.add_argument("--worker-cpus", type=float, default=None,
+                   help="with --engine ray: CPUs reserved per judge actor (default 1; e.g. 0.25 to "
+                   "pack API-judge actors)")
+    p.add_argument("--worker-gpus", type=float, default=None,
+                   help="with --engine ray: GPUs per judge actor (e.g. 1 for a local model on GPU)")
     p.add_argument("--out", type=Path, default=None, help="output JSONL (default INPUT.debiased.jsonl)")
     p.add_argument("--skip-invalid", action="store_true", help="report invalid lines and continue")
     p.add_argument("--cache-dir", type=Path, default=None,
@@ -62,44 +80,38 @@ def parse_budget_option(value: str | None) -> Budget | None:
         raise ConfigError(f"--budget: {exc}") from None
 
 
-def run_command(args: argparse.Namespace) -> int:
-    from debias.backends import require_credentials
-    from debias.cache import CallCache, with_cache
-    from debias.io import iter_items
-    from debias.judges import create_judge
-    from debias.judges.chat import ChatJudge
-    from debias.loop import Debiaser
-    from debias.runner import arun_batch
+def default_out(source: str) -> Path:
+    """Where results go without ``--out``: next to a local input, in the working folder for a URI."""
+    from debias.engines.sources import is_uri
 
-    budget = parse_budget_option(args.budget)
-    if not args.input.exists():
-        raise InputError("file not found", source=str(args.input))
+    base = Path(source.rstrip("/").rsplit("/", 1)[-1]) if is_uri(source) else Path(source.rstrip("/"))
+    return base.with_suffix(".debiased.jsonl")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from debias.engines import get_engine
+    from debias.engines.plan import RunPlan
+    from debias.engines.sources import read_items
+
+    engine = get_engine(args.engine)
+    source = str(args.input)
+    parse_budget_option(args.budget)  # exit 2 on a bad value before reading anything
     errors: list[InputError] = []
-    items = [item for _, item in iter_items(args.input, skip_invalid=args.skip_invalid, errors=errors)]
+    items = [item for _, item in read_items(source, skip_invalid=args.skip_invalid, errors=errors)]
     for err in errors:
         print(f"debias: skipped invalid record: {err}", file=sys.stderr)
-    judge_kwargs = {"api_base": args.api_base} if args.api_base else {}
-    judge = create_judge(args.judge, **judge_kwargs)
-    require_credentials(judge, role="--judge")  # before the first item, not 5 retries per item
-    if isinstance(judge, ChatJudge) and not args.no_cache:
-        cache = CallCache((args.cache_dir or default_cache_dir()) / "calls.sqlite")
-        judge.backend = with_cache(judge.backend, cache)
-    rewriter = None
-    if args.rewriter:
-        from debias.rewriter import ChatRewriter
-
-        rewriter_judge = create_judge(args.rewriter, **judge_kwargs)
-        if not isinstance(rewriter_judge, ChatJudge):
-            raise ConfigError(f"--rewriter {args.rewriter!r} is not a chat model")
-        require_credentials(rewriter_judge, role="--rewriter")
-        rewriter = ChatRewriter(rewriter_judge.backend)
-    detectors = [] if args.detectors in ("", "none") else args.detectors
-    debiaser = Debiaser(judge, detectors, max_rounds=args.max_rounds, strict=args.strict,
-                        rewriter=rewriter, budget=budget)
-    out = args.out or args.input.with_suffix(".debiased.jsonl")
-    concurrency = args.concurrency or (1 if args.judge.startswith("local") else 8)
-    summary = asyncio.run(arun_batch(items, debiaser, out, concurrency=concurrency,
-                                     progress=not args.quiet, total=len(items)))
+    try:
+        plan = RunPlan(judge=args.judge, api_base=args.api_base, detectors=args.detectors,
+                       max_rounds=args.max_rounds, strict=args.strict, rewriter=args.rewriter,
+                       cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+                       budget=args.budget)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+    out = args.out or default_out(source)
+    summary = engine.run(items, plan, str(out), address=args.ray_address, progress=not args.quiet,
+                         concurrency=args.concurrency, workers=args.workers, rate_limit=args.rate_limit,
+                         worker_cpus=args.worker_cpus, worker_gpus=args.worker_gpus)
     summary.invalid = len(errors)
     print(summary.render())
     print(f"results: {out}")

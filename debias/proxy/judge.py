@@ -19,9 +19,10 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from debias.backends.base import ChatBackend, Completion, Message, Sampling
 from debias.effects import adrive, drive
 from debias.errors import JudgeError, VerdictParseError
-from debias.judges.base import ChatBackend, Completion, JudgeRequest, Message, Sampling
+from debias.judges.base import JudgeRequest
 from debias.judges.chat import GenerateCall
 from debias.ordering import probs_to_original, to_original, to_slot
 from debias.prompts import REVISION

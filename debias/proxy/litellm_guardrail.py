@@ -41,8 +41,8 @@ from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
 
+from debias.backends.base import ChatBackend, Completion, Message, Sampling
 from debias.errors import ConfigError
-from debias.judges.base import ChatBackend, Completion, Message, Sampling
 from debias.loop import DEFAULT_DETECTORS, Debiaser
 from debias.proxy.app import BadRequest, judgement_of, sampling_of
 from debias.proxy.catalog import default_registry
@@ -129,7 +129,7 @@ class DebiasGuardrail(CustomGuardrail):
         self.budget = None if debias_budget is None else int(debias_budget)
         self._judge_backend: ChatBackend | None = None
         if debias_judge:
-            from debias.judges.litellm_judge import LiteLLMBackend
+            from debias.backends.litellm_backend import LiteLLMBackend
 
             self._judge_backend = LiteLLMBackend(debias_judge, api_base=debias_api_base)
 

@@ -117,7 +117,7 @@ class HTTPForwarder:
         return self._client
 
     async def _open(self, payload: bytes, stream: bool) -> Any:
-        from debias.judges.openai_compat import _error_message
+        from debias.backends.openai_compat import _error_message
 
         client = self._http()
         resp = await client.send(client.build_request("POST", self.url, content=payload), stream=stream)
@@ -180,7 +180,7 @@ class LiteLLMForwarder:
         self._timeout = timeout
 
     async def forward(self, body: dict[str, Any]) -> Forwarded:
-        from debias.judges.litellm_judge import import_litellm
+        from debias.backends.litellm_backend import import_litellm
 
         litellm = import_litellm()
         kwargs = {**body, "model": self.model, "timeout": self._timeout, "num_retries": 0,

@@ -13,7 +13,7 @@ import importlib
 from typing import Any
 
 from debias.testing.backend import ScriptedBackend, ScriptedScoringBackend
-from debias.testing.judge import Biases, ScriptedJudge
+from debias.testing.judge import Biases, ScriptedJudge, ScriptedRewriter
 
 # The server side (http.server, responders) loads on first use: ``import debias`` exports
 # ScriptedJudge from here and must not pay for the HTTP server.
@@ -56,6 +56,7 @@ __all__ = [
     "Scripted",
     "ScriptedBackend",
     "ScriptedJudge",
+    "ScriptedRewriter",
     "ScriptedScoringBackend",
     "Slow",
     "StubbornCue",

@@ -2,7 +2,7 @@
 
 Registered formats (``debias audit --list-formats`` prints each with an example):
 ``jsonl`` (the project's own contract), ``rbd-bias4``, ``pandalm``, ``judgebench``,
-``mtbench``, ``alpacaeval``, ``rbd-csv``, ``csv`` (any CSV with ``--map``). Add one with
+``mtbench``, ``alpacaeval``, ``rbd-csv``, ``parquet``, ``csv`` (any CSV with ``--map``). Add one with
 ``@register_importer("name")`` on a class with ``summary``, ``example``, ``options``,
 ``sniff`` and ``read`` (see :class:`~debias.audit.importers.registry.Importer`).
 """
@@ -21,6 +21,7 @@ from debias.audit.importers import jsonl as _jsonl  # noqa: F401
 from debias.audit.importers import judgebench as _judgebench  # noqa: F401
 from debias.audit.importers import mtbench as _mtbench  # noqa: F401
 from debias.audit.importers import pandalm as _pandalm  # noqa: F401
+from debias.audit.importers import parquet as _parquet
 from debias.audit.importers import rbd_bias4 as _rbd_bias4  # noqa: F401
 from debias.audit.importers import rbd_csv as _rbd_csv  # noqa: F401
 from debias.audit.importers.build import csv_header
@@ -39,6 +40,8 @@ __all__ = ["ImportOptions", "Importer", "importers", "open_input", "register_imp
 
 
 def _first(path: Path) -> Any:
+    if _parquet.is_parquet(path.name):
+        return None  # binary; sniffed by its suffix
     if path.suffix.lower() in (".csv", ".tsv"):
         return csv_header(path, "\t" if path.suffix.lower() == ".tsv" else ",")
     return first_record(path)
