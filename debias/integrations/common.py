@@ -233,7 +233,7 @@ def answer_of(result: Result) -> str | float:
         JudgeError: When the judge failed (status ``error``), naming the error.
     """
     if result.verdict is None:
-        raise JudgeError(f"judge failed: {result.error or result.stop_reason}")
+        raise JudgeError(f"judge failed: {result.error or result.stop.value}")
     if result.verdict.score is not None:
         return result.verdict.score
     letter = choice_letter(result.verdict)
@@ -292,7 +292,7 @@ def findings_metadata(result: Result, *, prefix: str = PREFIX,
                 lines.append(f"r{rnd.index} {f.bias} ({f.confidence:.2f}): {what}")
     meta: dict[str, Any] = {
         f"{p}status": result.status.value,
-        f"{p}stop_reason": result.stop_reason,
+        f"{p}stop_reason": result.stop.value,
         f"{p}flipped": result.flipped,
         f"{p}rounds": len(result.rounds),
         f"{p}first_choice": decision(first),

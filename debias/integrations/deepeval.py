@@ -346,7 +346,7 @@ class DebiasedMetric(BaseMetric):
         self.input_tokens = result.usage.prompt_tokens
         self.output_tokens = result.usage.completion_tokens
         if result.status is Status.ERROR or result.verdict is None:
-            self.error = f"judge failed: {result.error or result.stop_reason}"
+            self.error = f"judge failed: {result.error or result.stop.value}"
             self.success = False
             self.score = None
             self.reason = None

@@ -286,7 +286,7 @@ def to_score(result: Result, scores: dict[tuple[Any, ...], Score],
         else:
             value = preference_value(answer)
     first_expl = first.explanation if first is not None and first.explanation else ""
-    explanation = (f"judge-debias: {result.stop_reason}; {verdict.raw}"
+    explanation = (f"judge-debias: {result.stop.value}; {verdict.raw}"
                    + (f"\n\nfirst grading: {first_expl}" if first_expl else ""))
     return score_cls(value=value, answer=answer, explanation=explanation,
                      metadata={**base_meta, **meta})

@@ -191,7 +191,7 @@ def _feedback(debiaser: Debiaser, reader: RowReader, name: str, source_id: str, 
     meta = findings_metadata(result, stringify=True)
     source = AssessmentSource(source_type="LLM_JUDGE", source_id=source_id)
     if result.status is Status.ERROR or result.verdict is None:
-        return Feedback(name=name, error=f"judge failed: {result.error or result.stop_reason}",
+        return Feedback(name=name, error=f"judge failed: {result.error or result.stop.value}",
                         source=source, metadata=meta)
     v = result.verdict
     value: float | str

@@ -136,7 +136,7 @@ def grade(output: str, context: dict[str, Any]) -> dict[str, Any]:
     passed = letter == "A" or (letter == "tie" and cfg.tie_passes)
     biases = ", ".join(meta["debias_biases_detected"]) or "none"
     verdict_word = {"A": "output preferred", "B": "baseline preferred"}.get(letter or "", "tie")
-    reason = (f"judge-debias: {verdict_word} ({result.status.value}: {result.stop_reason}); "
+    reason = (f"judge-debias: {verdict_word} ({result.status.value}: {result.stop.value}); "
               f"first verdict {meta['debias_first_choice']}, biases detected: {biases}")
     return {"pass": passed, "score": score, "reason": reason,
             "namedScores": {"debias_win": score, **_named_scores(meta)}, "metadata": meta}

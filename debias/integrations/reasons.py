@@ -33,14 +33,15 @@ def debiased_reason(result: Result, label: Callable[[Verdict], str] = default_la
     """
     v = result.verdict
     if v is None:
-        return f"[judge-debias: {result.status.value}] {result.error or result.stop_reason}"
+        return f"[judge-debias: {result.status.value}] {result.error or result.stop.value}"
     if result.status is Status.CLEAN:
         return v.raw
     first = result.rounds[0].verdict if result.rounds else v
     biases: list[str] = []
     for rnd in result.rounds:
         biases.extend(f.bias for f in rnd.findings if f.actionable and f.bias not in biases)
-    note = (f"[judge-debias: {result.status.value} ({result.stop_reason}); bias found: "
+    note = (f"[judge-debias: {result.status.value} ({result.stop.value}); bias found: "
             f"{', '.join(biases) or 'none'}; first verdict {label(first)}, final {label(v)}]")
-    judged = v.raw if v.raw and not v.raw.startswith("aggregate:") else first.raw
+    # A verdict the middleware combined (no judge call wrote it) shows the first reason.
+    judged = v.raw if v.raw and not v.raw.startswith(("aggregate:", "counterfactual:")) else first.raw
     return f"{note} {judged}".strip()

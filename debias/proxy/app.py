@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from debias.backends.base import Sampling
 from debias.errors import BiasDetectedError, ConfigError, MissingDependencyError, VerdictParseError
-from debias.judges.base import Sampling
 from debias.loop import Debiaser
 from debias.proxy.catalog import default_registry
 from debias.proxy.config import ProxyConfig

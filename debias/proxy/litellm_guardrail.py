@@ -56,7 +56,7 @@ _HEADERS_KEY = "debias_headers"
 
 
 class RouterBackend:
-    """A :class:`~debias.judges.base.ChatBackend` calling a model group of the litellm
+    """A :class:`~debias.backends.base.ChatBackend` calling a model group of the litellm
     proxy's router (the proxy's deployments, keys and fallbacks apply).
 
     Args:
@@ -89,8 +89,8 @@ def _delta(chunk: Any) -> Any:
 
 
 def completion_of(response: Any) -> Completion:
-    """A litellm ``ModelResponse`` as a :class:`~debias.judges.base.Completion`."""
-    from debias.judges.logprob_scoring import top_logprobs_of
+    """A litellm ``ModelResponse`` as a :class:`~debias.backends.base.Completion`."""
+    from debias.backends.logprob_scoring import top_logprobs_of
 
     choice = response.choices[0]
     usage = getattr(response, "usage", None)

@@ -77,7 +77,7 @@ def summary(result: Result, match: Match) -> dict[str, Any]:
         "changed": result.flipped,
         "biases": detected,
         "flagged": list(result.flagged),
-        "stop_reason": result.stop_reason,
+        "stop_reason": result.stop.value,
         "rounds": len(result.rounds),
         "probes": [{"key": p.key, "detector": p.detector, "cached": p.cached,
                     "verdict": None if p.verdict is None else

@@ -23,9 +23,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from debias.backends.base import ChatBackend
 from debias.cache import CallCache, with_cache
 from debias.errors import ConfigError, JudgeError
-from debias.judges.base import ChatBackend
 from debias.retry import HTTPStatusError, Retrier, RetryPolicy, redact, status_of
 
 _KEYED_BACKENDS = 32
