@@ -240,7 +240,7 @@ class InspectProviderPlugin:
             cands = [GOLD, PLAIN] if k % 2 else [PLAIN, GOLD]
             item = make_item(f"What is the capital of Australia? ({k})", cands, item_id=str(k))
             items.append(item)
-            from debias.prompts import Templates, render_task
+            from debias.judges.prompts import Templates, render_task
 
             prompts.append(render_task(JudgeRequest.first(item), Templates()))
 

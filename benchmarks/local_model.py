@@ -31,8 +31,8 @@ from debias.backends.local import LocalBackend
 from debias.backends.local_lm import LocalModelPool, convert_gguf
 from debias.judges.base import JudgeRequest
 from debias.judges.chat import ChatJudge
+from debias.judges.prompts import Templates, answer_spec, render_messages
 from debias.models import converted_dir, ensure_model
-from debias.prompts import Templates, answer_spec, render_messages
 from debias.types import Item
 
 

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import LoopbackServer, machine, make_items, run_debias, server_stats
 
 from debias.judges.base import JudgeRequest
-from debias.prompts import Templates, render_messages
+from debias.judges.prompts import Templates, render_messages
 from debias.proxy.server import free_port
 
 RESULTS = Path(__file__).parent / "results" / "proxy_overhead.json"

@@ -54,8 +54,8 @@ from typing import Any
 from debias.backends.litellm_backend import import_litellm
 from debias.judges import create_judge
 from debias.judges.base import JudgeRequest
+from debias.judges.prompts import Templates, render_messages
 from debias.loop import Debiaser
-from debias.prompts import Templates, render_messages
 from debias.retry import RetryPolicy
 from debias.runner import arun_batch
 from debias.types import Item

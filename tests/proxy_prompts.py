@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from debias.judges.base import JudgeRequest
-from debias.prompts import Templates, render_messages
+from debias.judges.prompts import Templates, render_messages
 from debias.proxy.builtin import (
     ARENA_HARD,
     ARENA_HARD_WITH_USER,

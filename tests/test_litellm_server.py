@@ -1,6 +1,6 @@
 """The loopback OpenAI-compatible server and its prompt reader (debias.testing).
 
-The prompt reader is checked against the lead's real templates (debias.prompts), so the
+The prompt reader is checked against the lead's real templates (debias.judges.prompts), so the
 server's presets stay in sync with the judge prompt format.
 """
 
@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from debias.judges.base import JudgeRequest
+from debias.judges.prompts import Templates, render_messages
 from debias.ordering import cyclic_orders
-from debias.prompts import Templates, render_messages
 from debias.testing import (
     PRESETS,
     ChatRequest,

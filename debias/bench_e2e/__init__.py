@@ -8,6 +8,7 @@ Suites: ``rbd-bias4``, ``llmbar``, ``evalbiasbench`` (read from the shared bench
 and ``sanity`` (synthetic items judged by scripted judges with known bias rates).
 """
 
+from debias.bench_e2e import sanity as _sanity  # noqa: F401  (registers the synthetic suite)
 from debias.bench_e2e.cases import Case
 from debias.bench_e2e.runner import E2EConfig, run_e2e
 from debias.bench_e2e.suites import SUITES, build_suite

@@ -285,6 +285,3 @@ def evalbiasbench(data_dir: Path, limit: int | None, seed: int) -> list[Case]:
                                     {"file": EBB_FILE, "group": group, "record": k}))
     return out
 
-
-# registers the synthetic suite
-from debias.bench_e2e import sanity as _sanity  # noqa: E402, F401

@@ -38,8 +38,8 @@ from debias.errors import ConfigError, JudgeError, MissingDependencyError
 from debias.judges import create_judge
 from debias.judges.base import Judge, JudgeRequest, Message
 from debias.judges.function import Convention, FunctionJudge
+from debias.judges.prompts import Templates
 from debias.loop import DEFAULT_DETECTORS, Debiaser, Rewriter
-from debias.prompts import Templates
 from debias.types import CANDIDATE_LIMITS, Item, Result, Verdict
 
 #: Prefix of every key :func:`findings_metadata` writes.
@@ -161,7 +161,7 @@ def chat_judge(complete: Callable[[list[Message]], str | Awaitable[str]], *, nam
         complete: ``complete(messages) -> reply`` (sync or async); ``messages`` is a list
             of ``{"role", "content"}`` dicts.
         name: Judge name recorded on verdicts (e.g. the grader model's name).
-        templates: Prompt templates (default :class:`~debias.prompts.Templates`).
+        templates: Prompt templates (default :class:`~debias.judges.prompts.Templates`).
     """
     return FunctionJudge(complete, name=name, convention="messages", templates=templates)
 

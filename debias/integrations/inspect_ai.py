@@ -47,9 +47,9 @@ from debias.integrations.common import (
     require,
 )
 from debias.judges.base import JudgeRequest
+from debias.judges.prompts import Templates, render_task
 from debias.ordering import displayed, slot_letter
 from debias.parsing import TIE, parse_choice
-from debias.prompts import Templates, render_task
 from debias.types import Result, Status
 
 if TYPE_CHECKING:  # pragma: no cover

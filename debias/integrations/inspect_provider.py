@@ -42,8 +42,8 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from debias.integrations.common import DebiasSettings, build_debiaser, chat_judge, findings_metadata
 from debias.judges.base import Message
+from debias.judges.prompts import Templates
 from debias.ordering import slot_letter
-from debias.prompts import Templates
 from debias.testing.prompt_view import PromptView, view_of_messages
 from debias.types import Item, Result, Status
 

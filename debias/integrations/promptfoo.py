@@ -206,7 +206,7 @@ def _debias_format(messages: list[Message]) -> GradingPrompt | None:
     view = view_of_messages(messages)
     if view.task not in ("pairwise", "choice"):
         return None
-    from debias.prompts import Templates, render_task
+    from debias.judges.prompts import Templates, render_task
 
     system = next((m["content"] for m in messages if m["role"] == "system"), None)
     templates = Templates(system=system) if system else Templates()

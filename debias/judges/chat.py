@@ -16,9 +16,9 @@ from debias.backends.effects import GenerateCall, OptionsCall, ahandle, handle
 from debias.effects import adrive, drive
 from debias.errors import ConfigError, LogprobsUnavailableError, VerdictParseError
 from debias.judges.base import JudgeRequest
+from debias.judges.prompts import Templates, answer_spec, reask_message, render_messages
 from debias.ordering import probs_to_original, to_original
 from debias.parsing import TIE, parse_choice, parse_score
-from debias.prompts import Templates, answer_spec, reask_message, render_messages
 from debias.types import Usage, Verdict
 
 Mode = Literal["auto", "generate", "logprobs"]

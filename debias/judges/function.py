@@ -29,9 +29,9 @@ from debias.backends.base import Completion, Message, Sampling
 from debias.errors import ConfigError, JudgeError, VerdictParseError
 from debias.judges.base import JudgeRequest
 from debias.judges.chat import ChatJudge
+from debias.judges.prompts import Templates
 from debias.ordering import displayed, to_original
 from debias.parsing import TIE, parse_choice, parse_score
-from debias.prompts import Templates
 from debias.types import Verdict
 
 Convention = Literal["auto", "pair", "candidates", "messages"]

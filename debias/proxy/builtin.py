@@ -12,7 +12,7 @@ Sources (the prompt formats these benchmarks send, so the proxy recognises them)
   and ``M``), and the ranking template of ``alpaca_eval_gpt4`` and friends
   (``model_1``/``model_2`` ranks). These are recognised by structure (the instruction
   and output fields), not by the full text, so small wording changes still match.
-- This project's own pairwise template (:mod:`debias.prompts`), cue included.
+- This project's own pairwise template (:mod:`debias.judges.prompts`), cue included.
 
 Order matters: more specific templates come first (``pair-math-v1`` before ``pair-v2``,
 whose free-text question would otherwise swallow the reference block).
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from debias.prompts import PAIRWISE, STATEMENT
+from debias.judges.prompts import PAIRWISE, STATEMENT
 from debias.proxy.formats import (
     BracketFormat,
     GradeFormat,

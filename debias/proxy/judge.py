@@ -24,8 +24,8 @@ from debias.effects import adrive, drive
 from debias.errors import JudgeError, VerdictParseError
 from debias.judges.base import JudgeRequest
 from debias.judges.chat import GenerateCall
+from debias.judges.prompts import REVISION
 from debias.ordering import probs_to_original, to_original, to_slot
-from debias.prompts import REVISION
 from debias.proxy.formats import Parsed, VerdictFormat, lenient_parse
 from debias.proxy.templates import Match
 from debias.types import Feedback, Usage, Verdict
