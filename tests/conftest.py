@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import json
 import os
 import socket
 from collections.abc import Callable
@@ -155,3 +156,20 @@ def write_rbd_csv() -> Callable[..., Path]:
         return path
 
     return write
+
+
+def _write_llmbar(root: Path, n: int = 3) -> Path:
+    """A tiny LLMBar tree (three subsets, ``n`` records each) under ``root``."""
+    for sub in ("Natural", "Adversarial/Neighbor", "Adversarial/Manual"):
+        d = root / "llmbar" / sub
+        d.mkdir(parents=True)
+        recs = [{"input": f"{sub} task {k}", "output_1": f"one {k}", "output_2": f"two {k}",
+                 "label": 1 + k % 2} for k in range(n)]
+        (d / "dataset.json").write_text(json.dumps(recs))
+    return root
+
+
+@pytest.fixture
+def write_llmbar():
+    """Writes a tiny LLMBar tree: ``write_llmbar(root, n=3) -> root``."""
+    return _write_llmbar

@@ -12,7 +12,6 @@ from debias.bench_e2e.runner import RESULTS, SESSIONS, E2EConfig, judge_slug, ru
 from debias.bench_e2e.sanity import SANITY_GROUPS
 from debias.cli import main
 from debias.errors import ConfigError
-from tests.test_bench_e2e_suites import write_llmbar
 
 BIASED = ("position", "bandwagon", "verbosity", "sentiment")
 G = len(SANITY_GROUPS)
@@ -120,7 +119,7 @@ def test_flag_only_middleware_changes_no_verdict(tmp_path: Path) -> None:
 
 
 def test_cli_on_a_data_suite_with_a_scripted_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch, write_llmbar) -> None:
     write_llmbar(tmp_path / "data", n=4)
     out = tmp_path / "llmbar.json"
     code = main(["bench", "e2e", "--suite", "llmbar", "--judge", "scripted:position=1",

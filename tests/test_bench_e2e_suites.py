@@ -43,16 +43,6 @@ def write_rbd(root: Path, n: int = 4) -> Path:
     return root
 
 
-def write_llmbar(root: Path, n: int = 3) -> Path:
-    for sub in ("Natural", "Adversarial/Neighbor", "Adversarial/Manual"):
-        d = root / "llmbar" / sub
-        d.mkdir(parents=True)
-        recs = [{"input": f"{sub} task {k}", "output_1": f"one {k}", "output_2": f"two {k}",
-                 "label": 1 + k % 2} for k in range(n)]
-        (d / "dataset.json").write_text(json.dumps(recs))
-    return root
-
-
 def write_ebb(root: Path, n: int = 3) -> Path:
     d = root / "evalbiasbench"
     d.mkdir(parents=True)
@@ -105,7 +95,7 @@ def test_final_number() -> None:
     assert final_number("no digits") is None
 
 
-def test_pairs_suites_are_judged_in_both_orders(tmp_path: Path) -> None:
+def test_pairs_suites_are_judged_in_both_orders(tmp_path: Path, write_llmbar) -> None:
     write_llmbar(tmp_path)
     cases = build_suite("llmbar", tmp_path, 2, 0)
     groups = [c.group for c in cases]
@@ -131,7 +121,7 @@ def test_samples_are_seeded_and_a_larger_limit_extends_a_smaller_one() -> None:
     assert sorted(r for _, r in seeded_sample(recs, None, 0, "s")) == recs
 
 
-def test_bad_records_name_the_file_record_and_field(tmp_path: Path) -> None:
+def test_bad_records_name_the_file_record_and_field(tmp_path: Path, write_llmbar) -> None:
     write_llmbar(tmp_path)
     bad = tmp_path / "llmbar" / "Natural" / "dataset.json"
     recs = json.loads(bad.read_text())
@@ -186,7 +176,7 @@ def test_cli_rejects_a_bad_limit(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "--limit" in capsys.readouterr().err
 
 
-def test_blind_moves_the_gold_out_of_the_detectors_sight(tmp_path: Path) -> None:
+def test_blind_moves_the_gold_out_of_the_detectors_sight(tmp_path: Path, write_llmbar) -> None:
     case = build_suite("llmbar", write_llmbar(tmp_path), 1, 0)[0]
     seen = blind(case.d)
     assert seen.label is None and seen.metadata["merit"] == case.d.label
