@@ -66,6 +66,6 @@ def open_input(path: str | Path, fmt: str = "auto",
         raise InputError("file not found", source=str(p))
     if p.stat().st_size == 0:
         raise InputError("the input file is empty", source=str(p))
-    imp = importers.detect(p, _first(p)) if fmt == "auto" else importers.get(fmt)
+    imp = importers.detect(p, _first(p)) if fmt == "auto" else importers.create(fmt)
     check_options(imp, options)
     return imp, imp.read(p, options)

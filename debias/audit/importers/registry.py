@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from debias.audit.records import BadRecord, Pending
 from debias.errors import ConfigError, InputError
+from debias.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -60,42 +61,56 @@ class Importer(Protocol):
         ...
 
 
-class ImporterRegistry:
-    """Importers by name, in registration order."""
+class ImporterRegistry(Registry["Importer"]):
+    """Importers by name, on the generic :class:`~debias.registry.Registry`.
+
+    Built-in importers register with the ``@register_importer("name")`` class decorator;
+    installed packages add theirs through the ``judge_debias.importers`` entry-point group
+    (value: the importer class). Each importer is instantiated once. Names keep their
+    registration order, which is the order in which ``auto`` sniffs formats.
+    """
 
     def __init__(self) -> None:
-        self._importers: dict[str, Importer] = {}
+        super().__init__("input format", group="judge_debias.importers")
+        self._instances: dict[str, Importer] = {}
+        self._order: list[str] = []
 
-    def register(self, name: str) -> Callable[[type], type]:
+    def register(self, name: str) -> Callable[[type], type]:  # type: ignore[override]
         """Class decorator registering an importer (instantiated without arguments)."""
 
         def deco(cls: type) -> type:
-            inst = cls()
-            inst.name = name
-            self._importers[name] = inst
+            self.add(name, cls)
+            self._instances.pop(name, None)
+            if name not in self._order:
+                self._order.append(name)
             return cls
 
         return deco
 
     def names(self) -> list[str]:
-        """Registered names."""
-        return list(self._importers)
+        """Registered names: decorated ones in registration order, then entry points."""
+        return [*self._order, *(n for n in super().names() if n not in self._order)]
 
-    def get(self, name: str) -> Importer:
-        """The importer called ``name``.
+    def create(self, name: str, /, **options: Any) -> Importer:
+        """The importer called ``name`` (one shared instance).
 
         Raises:
             ConfigError: Unknown name (the message lists the known ones).
         """
-        try:
-            return self._importers[name]
-        except KeyError:
-            raise ConfigError(f"unknown input format {name!r}; known: "
-                              f"{', '.join(['auto', *self.names()])}") from None
+        inst = self._instances.get(name)
+        if inst is None:
+            try:
+                factory = super().get(name)
+            except ConfigError:
+                raise ConfigError(f"unknown input format {name!r}; known: "
+                                  f"{', '.join(['auto', *self.names()])}") from None
+            inst = self._instances[name] = factory(**options)
+            inst.name = name
+        return inst
 
     def all(self) -> list[Importer]:
-        """All importers."""
-        return list(self._importers.values())
+        """All importers, in sniffing order."""
+        return [self.create(n) for n in self.names()]
 
     def detect(self, path: Path, first: Any) -> Importer:
         """The first importer whose ``sniff`` accepts the file.
@@ -106,7 +121,7 @@ class ImporterRegistry:
         Raises:
             InputError: When no importer recognises it.
         """
-        ordered = sorted(self._importers.values(), key=lambda imp: bool(getattr(imp, "fallback", False)))
+        ordered = sorted(self.all(), key=lambda imp: bool(getattr(imp, "fallback", False)))
         for imp in ordered:
             try:
                 if imp.sniff(path, first):
