@@ -224,6 +224,8 @@ class _Base:
         self.model = model.to(spec.device).eval()
         self.load_seconds = time.perf_counter() - started
         tok = self.tokenizer
+        if spec.gguf_file:
+            _apply_gguf_special_tokens(Path(spec.path) / spec.gguf_file, tok, self.model)
         tok.padding_side = "left"
         if tok.pad_token is None:
             if tok.eos_token is None:
@@ -630,6 +632,31 @@ class LocalModelPool:
             self._views.clear()
 
 
+_GGUF_SPECIAL = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id"}
+
+
+def _apply_gguf_special_tokens(path: Path, tok: Any, model: Any) -> None:
+    """Make the tokenizer's and generation config's bos/eos match the GGUF metadata.
+
+    Some transformers releases (seen with 5.17) rebuild a GGUF tokenizer with the wrong
+    eos token (the bos one), so generation stops at the first ``<|im_start|>``. The GGUF
+    header is the source of truth; reading it costs a memory map, not a tensor load.
+    """
+    gguf = require("gguf")
+    fields = gguf.GGUFReader(str(path)).fields
+    for role, key in _GGUF_SPECIAL.items():
+        field = fields.get(key)
+        if field is None:
+            continue
+        token_id = int(field.contents())
+        if not 0 <= token_id < len(tok):
+            continue  # a header naming a token the vocabulary lacks: keep what transformers built
+        if getattr(tok, f"{role}_token_id") != token_id:
+            setattr(tok, f"{role}_token", tok.convert_ids_to_tokens(token_id))
+        setattr(model.generation_config, f"{role}_token_id", token_id)
+        setattr(model.config, f"{role}_token_id", token_id)
+
+
 def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
     """Dequantize a GGUF file once into a Hugging Face (safetensors, float32) directory.
 
@@ -650,6 +677,7 @@ def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[s
     require("gguf")
     tok = transformers.AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
     quantized = transformers.AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name)
+    _apply_gguf_special_tokens(src, tok, quantized)
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
