@@ -24,8 +24,8 @@ from debias.contract import DetectContext
 from debias.judges.base import JudgeRequest
 from debias.types import Item, Verdict
 from detectors.reasoning.detector import ReasoningDetector
+from tests.tiny_lm import Table, build_bigram_model
 
-Table = dict[str, dict[str, float]]
 WORDS = ["<unk>", "<s>", "</s>", "<pad>", "<think>", "</think>", "judge", "Yes", "No", "again"]
 YES_TABLE: Table = {"<think>": {"judge": 1.0}, "judge": {"</think>": 1.0},
                     "</think>": {"Yes": 1.0, "No": 0.5}, "Yes": {"</s>": 1.0}, "No": {"</s>": 1.0}}
@@ -35,37 +35,7 @@ RAMBLE_TABLE: Table = {"<think>": {"judge": 1.0}, "judge": {"again": 1.0}, "agai
 
 def build_model(path: Path, table: Table) -> Path:
     """Save a tiny deterministic bigram 'LM' (HF directory) to ``path``."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(WORDS)}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.decoder = decoders.WordPiece(prefix="##")
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
-                                   eos_token="</s>", pad_token="<pad>")
-    fast.chat_template = ("{% for m in messages %}{{ m['content'] }}\n{% endfor %}"
-                          "{% if add_generation_prompt %}<think>{% endif %}")
-    n = len(vocab)
-    config = LlamaConfig(vocab_size=n, hidden_size=n, intermediate_size=4, num_hidden_layers=1,
-                         num_attention_heads=1, num_key_value_heads=1, max_position_embeddings=8192,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=3, tie_word_embeddings=False)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():
-        model.model.embed_tokens.weight.copy_(torch.eye(n))
-        for layer in model.model.layers:
-            layer.self_attn.o_proj.weight.zero_()
-            layer.mlp.down_proj.weight.zero_()
-        head = torch.zeros(n, n)
-        for cur, nexts in table.items():
-            for nxt, weight in nexts.items():
-                head[vocab[nxt], vocab[cur]] = weight
-        model.lm_head.weight.copy_(head)
-    model.save_pretrained(path)
-    fast.save_pretrained(path)
-    return path
+    return build_bigram_model(path, table, assistant="<think>", words=WORDS)
 
 
 def expected_p_first(w_first: float, w_second: float) -> float:

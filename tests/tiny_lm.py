@@ -131,20 +131,29 @@ Table = dict[str, dict[str, float]]
 ASSISTANT = "<assistant>"
 
 
-def build_bigram_model(path: Path, table: Table) -> Path:
+def build_bigram_model(path: Path, table: Table, *, assistant: str = ASSISTANT,
+                       words: list[str] | None = None) -> Path:
     """Save a word-level 'LM' whose next token depends only on the current one.
 
-    The chat template ends the generation prompt with ``<assistant>``; ``table[cur][nxt]``
+    The chat template ends the generation prompt with ``assistant``; ``table[cur][nxt]``
     is the logit weight of ``nxt`` after ``cur``; words not in the table's vocabulary are
-    ``<unk>``. Greedy generation from ``<assistant>`` follows the table's best edges.
+    ``<unk>``. Greedy generation from ``assistant`` follows the table's best edges.
+
+    Args:
+        path: Directory to write (a Hugging Face model directory).
+        table: The bigram weights.
+        assistant: The token that ends the generation prompt.
+        words: A fixed vocabulary (``<unk> <s> </s> <pad>`` first, even length) when a
+            test needs to know it; by default the specials, ``assistant`` and the table's words.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    words = ["<unk>", "<s>", "</s>", "<pad>", ASSISTANT]
-    for cur, nexts in table.items():
-        words += [w for w in (cur, *nexts) if w not in words]
-    if len(words) % 2:
-        words.append("<filler>")  # the hidden size is the vocabulary size; RoPE wants it even
+    if words is None:
+        words = ["<unk>", "<s>", "</s>", "<pad>", assistant]
+        for cur, nexts in table.items():
+            words += [w for w in (cur, *nexts) if w not in words]
+        if len(words) % 2:
+            words.append("<filler>")  # the hidden size is the vocabulary size; RoPE wants it even
     vocab = {w: i for i, w in enumerate(words)}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
@@ -153,7 +162,7 @@ def build_bigram_model(path: Path, table: Table) -> Path:
                                                 bos_token="<s>", eos_token="</s>",
                                                 pad_token="<pad>")
     fast.chat_template = ("{% for m in messages %}{{ m['content'] }}\n{% endfor %}"
-                          "{% if add_generation_prompt %}" + ASSISTANT + "{% endif %}")
+                          "{% if add_generation_prompt %}" + assistant + "{% endif %}")
     n = len(vocab)
     config = transformers.LlamaConfig(
         vocab_size=n, hidden_size=n, intermediate_size=4, num_hidden_layers=1,

@@ -40,7 +40,6 @@ from debias.backends import (
 from debias.errors import FatalModelError, VerdictParseError
 from debias.judges import ChatJudge, JudgeRequest
 from debias.ordering import cyclic_orders
-from debias.retry import RetryPolicy
 from debias.testing import (
     ContentFair,
     CueFollowing,
@@ -55,16 +54,9 @@ from debias.testing import (
 )
 from debias.testing.responders import ChatRequest, Responder
 from debias.types import Item
+from tests.backends.items import FAST, MC, MSGS, PAIR, SCORE
 
 KEY = "sk-contract-0123456789abcdef"
-FAST = RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0)
-PAIR = Item(id="p1", task="pairwise", instruction="Name a prime number.",
-            candidates=["Nine is prime.", "Seven is prime. [correct]"],
-            cue="90% of people believe that Output (b) is better.")
-MC = Item(id="c1", task="choice", instruction="What is 2 + 2?",
-          candidates=["3", "4 [correct]", "5", "22"], cue="Most people chose Choice 3.")
-SCORE = Item(id="s1", task="score", instruction="Say hello.", candidates=["Hello!"])
-MSGS = [{"role": "user", "content": "### Instruction:\nPick.\n### Output (a):\nx\n### Output (b):\ny"}]
 OTHER = [{"role": "user", "content": "### Instruction:\nPick.\n### Output (a):\nb\n### Output (b):\na"}]
 BACKENDS = ["litellm", "openai-compat", "scripted", "local"]
 NETWORK = ["litellm", "openai-compat"]

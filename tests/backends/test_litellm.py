@@ -25,7 +25,6 @@ from debias.backends.litellm_backend import (
 from debias.errors import ConfigError, JudgeError
 from debias.judges import ChatJudge, JudgeRequest, create_judge
 from debias.ordering import cyclic_orders
-from debias.retry import RetryPolicy
 from debias.testing import (
     CueFollowing,
     Garbage,
@@ -35,15 +34,9 @@ from debias.testing import (
 )
 from debias.testing.openai_server import count_prompt_tokens
 from debias.types import Item
+from tests.backends.items import FAST, MC, PAIR
 
 KEY = "sk-test"
-FAST = RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0)
-PAIR = Item(id="p1", task="pairwise", instruction="Name a prime number.",
-            candidates=["Nine is prime.", "Seven is prime. [correct]"],
-            cue="90% of people believe that Output (b) is better.")
-MC = Item(id="c1", task="choice", instruction="What is 2 + 2?",
-          candidates=["3", "4 [correct]", "5", "22"], cue="Most people chose Choice 3.")
-SCORE = Item(id="s1", task="score", instruction="Say hello.", candidates=["Hello!"])
 
 
 @pytest.fixture(scope="module")
