@@ -5,8 +5,7 @@ Detector options arrive either as Python values or as strings from a detector sp
 (a subclass of :class:`DetectorOptions`), validated on construction: strings are coerced
 (``"2"`` -> 2.0, ``"true"`` -> True), ranges are checked, unknown options are refused, and
 every failure is a :class:`~debias.errors.ConfigError` naming the detector, the option
-and the value. The ``as_float``/``as_bool`` helpers below do the same for detectors that
-validate by hand.
+and the value.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from debias.contract import POLICIES
 from debias.errors import ConfigError
 from debias.types import Policy
 
@@ -53,7 +51,10 @@ def options_error(detector: str, exc: ValidationError, given: dict[str, Any]) ->
     """One line per invalid option: ``detector 'x': option name='value': problem``."""
     parts = []
     for err in exc.errors():
-        loc = err.get("loc") or ("?",)
+        loc = err.get("loc") or ()
+        if not loc:  # a check across options (a model validator)
+            parts.append(f"detector {detector!r}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")
+            continue
         name = str(loc[0])
         if err.get("type") == "extra_forbidden":
             parts.append(f"detector {detector!r} has no option {name!r}")
@@ -61,52 +62,3 @@ def options_error(detector: str, exc: ValidationError, given: dict[str, Any]) ->
             value = given.get(name, err.get("input"))
             parts.append(f"detector {detector!r}: option {name}={value!r}: {err.get('msg', 'invalid')}")
     return "; ".join(parts)
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def check_policy(detector: str, value: Any) -> Policy:
-    """Return ``value`` if it is a known on-bias policy.
-
-    Raises:
-        ConfigError: Naming the detector and the bad value.
-    """
-    if value not in POLICIES:
-        raise ConfigError(f"detector {detector!r}: policy {value!r} is not one of {POLICIES}")
-    return value  # type: ignore[no-any-return]
-
-
-def as_float(detector: str, name: str, value: Any, lo: float | None = None,
-             hi: float | None = None) -> float:
-    """Coerce ``value`` to a float within ``[lo, hi]``.
-
-    Raises:
-        ConfigError: When the value is not a number or is out of range.
-    """
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"detector {detector!r}: option {name}={value!r} is not a number") from None
-    if (lo is not None and out < lo) or (hi is not None and out > hi):
-        raise ConfigError(f"detector {detector!r}: option {name}={value!r} must be within "
-                          f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]")
-    return out
-
-
-def as_bool(detector: str, name: str, value: Any) -> bool:
-    """Coerce ``value`` (bool or a yes/no style string) to a bool.
-
-    Raises:
-        ConfigError: When the value is not recognisable as a boolean.
-    """
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"detector {detector!r}: option {name}={value!r} is not a boolean "
-                      "(use true/false)")

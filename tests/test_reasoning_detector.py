@@ -54,13 +54,15 @@ def test_is_a_registered_model_detector() -> None:
 
 
 @pytest.mark.parametrize("spec,message", [
-    ("reasoning:cascade=sometimes", "cascade 'sometimes'"),
-    ("reasoning:biases=length", "not among"),
-    ("reasoning:max_tokens=zero", "max_tokens"),
-    ("reasoning:max_tokens=1.5", "not an integer"),
-    ("reasoning:low=0.8;high=0.2", "low 0.8 is above high 0.2"),
-    ("reasoning:policy=ignore", "policy 'ignore'"),
-    ("reasoning:score_confidence=maybe", "score_confidence"),
+    ("reasoning:cascade=sometimes", "option cascade='sometimes': Input should be 'always'"),
+    ("reasoning:biases=length", r"option biases='length': .*\['length'\] not among"),
+    ("reasoning:max_tokens=zero", "option max_tokens='zero': Input should be a valid integer"),
+    ("reasoning:max_tokens=1.5", "option max_tokens='1.5': Input should be a valid integer"),
+    ("reasoning:max_tokens=0", "option max_tokens='0': Input should be greater than or equal to 1"),
+    ("reasoning:low=0.8;high=0.2", "^detector 'reasoning': ambiguous band: low 0.8 is above high 0.2$"),
+    ("reasoning:policy=ignore", "policy 'ignore' is not one of"),
+    ("reasoning:score_confidence=maybe", "option score_confidence='maybe': Input should be a valid boolean"),
+    ("reasoning:temprature=0.5", "detector 'reasoning' has no option 'temprature'"),
 ])
 def test_bad_options_name_the_value(spec: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

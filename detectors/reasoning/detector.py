@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator, Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from debias.backends import (
     ChatBackend,
@@ -38,11 +38,11 @@ from debias.backends import (
     create_backend,
     handle,
 )
-from debias.cascade import Band, check_cascade, decide_cascade
+from debias.cascade import Band, decide_cascade
 from debias.contract import DetectContext, errored, skipped
 from debias.effects import adrive, drive
 from debias.errors import ConfigError
-from debias.options import as_bool, as_float, check_policy
+from debias.options import DetectorOptions
 from debias.types import Evidence, Finding, Usage, Verdict
 from detectors.reasoning.confidence import (
     YES_NO,
@@ -68,13 +68,6 @@ times the characters of the shorter one, when no cheap verbosity finding exists 
 verbosity items pair a short answer with a long one)."""
 
 
-def _as_int(name: str, value: Any, lo: int) -> int:
-    number = as_float(ReasoningDetector.name, name, value, lo, None)
-    if number != int(number):
-        raise ConfigError(f"detector 'reasoning': option {name}={value!r} is not an integer")
-    return int(number)
-
-
 def _parse_biases(v: Any) -> tuple[str, ...]:
     if v is None or v == "" or v == "auto":
         return ()
@@ -82,9 +75,57 @@ def _parse_biases(v: Any) -> tuple[str, ...]:
         if isinstance(v, str) else [str(p) for p in v]
     bad = [p for p in parts if p not in RBD_BIASES]
     if bad:
-        raise ConfigError(f"detector 'reasoning': biases {bad} not among {RBD_BIASES} "
-                          "(join several with '+', or use 'auto')")
+        raise ValueError(f"biases {bad} not among {RBD_BIASES} (join several with '+', or use 'auto')")
     return tuple(dict.fromkeys(parts))
+
+
+class ReasoningOptions(DetectorOptions):
+    """Options of the reasoning detector (the ones a detector spec string can set).
+
+    Attributes:
+        biases: Bias types to check; empty means ``auto`` (decided per item). A spec
+            string joins several with ``+``.
+        cascade: ``always``, ``never`` or ``on-signal``.
+        adapter: peft LoRA adapter path for a local backend.
+        api_base: Server URL for a remote backend.
+        judge_model: Judge name shown to the detector (default: the verdict's judge).
+        max_tokens: Generation budget.
+        temperature: Sampling temperature.
+        low: Lower bound of the ambiguous confidence band of cheap findings.
+        high: Upper bound of that band.
+        score_confidence: Score Yes/No log-probabilities after the reasoning.
+        logprobs: Ask the backend for top log-probabilities of generated tokens.
+        default_confidence: Confidence of a well-formed answer without log-probabilities.
+        max_analysis_chars: Length limit of the analysis fed back to the judge.
+        batch_size: Chats per batched generation.
+        concurrency: Concurrent requests in async batches.
+        strict: Let a failing model call raise.
+        list_all_types: Use the prompt variant listing all four bias definitions.
+    """
+
+    biases: Annotated[tuple[str, ...], BeforeValidator(_parse_biases)] = ()
+    cascade: Literal["always", "never", "on-signal"] = "on-signal"
+    adapter: str | None = None
+    api_base: str | None = None
+    judge_model: str | None = None
+    max_tokens: int = Field(default=1024, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    low: float = Field(default=0.35, ge=0.0, le=1.0)
+    high: float = Field(default=0.65, ge=0.0, le=1.0)
+    score_confidence: bool = True
+    logprobs: bool = False
+    default_confidence: float = Field(default=0.7, ge=0.1, le=1.0)
+    max_analysis_chars: int = Field(default=2000, ge=0)
+    batch_size: int = Field(default=4, ge=1)
+    concurrency: int = Field(default=8, ge=1)
+    strict: bool = False
+    list_all_types: bool = False
+
+    @model_validator(mode="after")
+    def _band_ordered(self) -> ReasoningOptions:
+        if self.low > self.high:
+            raise ValueError(f"ambiguous band: low {self.low} is above high {self.high}")
+        return self
 
 
 class Check(BaseModel):
@@ -194,32 +235,30 @@ class ReasoningDetector:
         strict: bool | str = False,
         list_all_types: bool | str = False,
     ) -> None:
-        self.policy = check_policy(self.name, policy)
-        self.cascade = check_cascade(cascade)
-        self.biases = _parse_biases(biases)
+        opts = ReasoningOptions.parse(
+            self.name, policy=policy, biases=biases, cascade=cascade, adapter=adapter,
+            api_base=api_base, judge_model=judge_model, max_tokens=max_tokens,
+            temperature=temperature, low=low, high=high, score_confidence=score_confidence,
+            logprobs=logprobs, default_confidence=default_confidence,
+            max_analysis_chars=max_analysis_chars, batch_size=batch_size,
+            concurrency=concurrency, strict=strict, list_all_types=list_all_types)
+        self.options = opts
+        self.policy = opts.policy
+        self.cascade = opts.cascade
+        self.biases = opts.biases
         self.bias = self.biases[0] if len(self.biases) == 1 else "other"
-        try:
-            self.band = Band(low=as_float(self.name, "low", low, 0, 1),
-                             high=as_float(self.name, "high", high, 0, 1))
-        except ValueError as exc:
-            raise ConfigError(f"detector 'reasoning': {exc}") from None
-        want_logprobs = as_bool(self.name, "logprobs", logprobs)
-        self.sampling = Sampling(
-            temperature=as_float(self.name, "temperature", temperature, 0, 2),
-            max_tokens=_as_int("max_tokens", max_tokens, 1),
-            logprobs=want_logprobs,
-            top_logprobs=5 if want_logprobs else 0,
-        )
-        self.score_confidence = as_bool(self.name, "score_confidence", score_confidence)
-        self.default_confidence = as_float(self.name, "default_confidence", default_confidence,
-                                           0.1, 1)
-        self.max_analysis_chars = _as_int("max_analysis_chars", max_analysis_chars, 0)
-        self.batch_size = _as_int("batch_size", batch_size, 1)
-        self.concurrency = _as_int("concurrency", concurrency, 1)
-        self.judge_model = judge_model
-        self.strict = as_bool(self.name, "strict", strict)
+        self.band = Band(low=opts.low, high=opts.high)
+        self.sampling = Sampling(temperature=opts.temperature, max_tokens=opts.max_tokens,
+                                 logprobs=opts.logprobs, top_logprobs=5 if opts.logprobs else 0)
+        self.score_confidence = opts.score_confidence
+        self.default_confidence = opts.default_confidence
+        self.max_analysis_chars = opts.max_analysis_chars
+        self.batch_size = opts.batch_size
+        self.concurrency = opts.concurrency
+        self.judge_model = opts.judge_model
+        self.strict = opts.strict
         self.template = template or DEFAULT_TEMPLATE
-        if as_bool(self.name, "list_all_types", list_all_types):
+        if opts.list_all_types:
             self.template = self.template.model_copy(update={"list_all_types": True})
         if isinstance(backend, str):
             if not backend.strip():
@@ -232,7 +271,8 @@ class ReasoningDetector:
                                   "ChatBackend (needs name, complete, acomplete)")
             self.backend_spec = getattr(backend, "name", type(backend).__name__)
             self._backend = backend
-        self._backend_args = {"adapter": adapter, "api_base": api_base, **(backend_options or {})}
+        self._backend_args = {"adapter": opts.adapter, "api_base": opts.api_base,
+                              **(backend_options or {})}
 
     # ------------------------------------------------------------------ backend
     @property
