@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -126,3 +131,23 @@ def test_concise_answers() -> None:
     assert not is_concise_answer("The answer is seventeen.")
     assert not is_concise_answer("First we add 3 and 4 to get 7, then multiply by 6 to get 42, "
                                  "and finally subtract 2 to reach 40 in total.")
+
+
+def test_token_count_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """A fresh process (a Ray worker, say) without litellm imported, without a tiktoken
+    cache and without network counts as this one does, approximate and exact: the exact
+    encoding comes from the copy litellm ships, not from whatever cache an import set."""
+    pytest.importorskip("tiktoken")
+    code = ("import sys, json; from debias.text.lengths import count_tokens, tokenizer_name; "
+            "t = sys.argv[1]; print(json.dumps([tokenizer_name(), tokenizer_name(exact=True), "
+            "count_tokens(t), count_tokens(t, exact=True), 'litellm' in sys.modules]))")
+    text = "Résumé: naïve café costs $1,234.56 <|endoftext|> — def f(x): return x**2"
+    env = {k: v for k, v in os.environ.items() if k not in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR")}
+    env["TMPDIR"] = str(tmp_path)  # tiktoken's default cache lives under the temp dir: empty here
+    out = subprocess.run([sys.executable, "-c", code, text], env=env, capture_output=True, text=True,
+                         check=True, timeout=60)
+    name, exact_name, approx, exact, imported_litellm = json.loads(out.stdout)
+    assert (name, exact_name) == ("regex-approximation", "tiktoken:cl100k_base")
+    assert not imported_litellm
+    assert approx == count_tokens(text) and approx != exact
+    assert exact == count_tokens(text, exact=True) == 29  # tiktoken.get_encoding("cl100k_base")

@@ -1,8 +1,9 @@
 """Token counts, length comparisons of candidates, and final-answer extraction.
 
-Tokens are counted with ``tiktoken`` (``cl100k_base``) when it is installed, otherwise
-with a regex approximation (word pieces and punctuation marks) that tracks BPE counts on
-English prose closely enough for length comparisons. The standardised difference
+Tokens are counted with a regex approximation (word pieces and punctuation marks) that
+tracks BPE counts on English prose closely enough for length comparisons, is about 7x
+faster than tiktoken and gives the same count in every process (``tiktoken``'s
+``cl100k_base`` on request: ``count_tokens(text, exact=True)``). The standardised difference
 follows AlpacaEval's length control: a length difference divided by the spread of
 differences over a dataset (:func:`standardize`); for a single item, the relative
 difference ``(chosen - rejected) / max(chosen, rejected)`` is reported instead.
@@ -10,11 +11,15 @@ difference ``(chosen - rejected) / max(chosen, rejected)`` is reported instead.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.util
 import math
 import re
 import statistics
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
 _APPROX_TOKEN = re.compile(r"[A-Za-z]{1,6}|\d{1,3}|[^\sA-Za-z\d]", re.UNICODE)
@@ -37,24 +42,67 @@ _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 _BARE = re.compile(r"^\W{0,3}[-−]?\$?\d[\d,]*(?:\.\d+)?\s*(?:%|[A-Za-z]{0,12}\.?)?\W{0,3}$")
 
 
+_CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+_CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+# cl100k_base's split pattern and special tokens, as tiktoken_ext.openai_public defines them.
+_CL100K_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|"""
+                   r""" ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""")
+_CL100K_SPECIAL = {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
+                   "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276}
+
+
+def _bundled_cl100k_ranks() -> dict[bytes, int] | None:
+    """cl100k_base's ranks from the copy litellm (a core dependency) ships, if intact.
+
+    Found without importing litellm. tiktoken itself would fetch the file from the network
+    (or find it only where ``TIKTOKEN_CACHE_DIR`` points, which importing litellm sets):
+    reading the bundled copy makes the count the same in every process, online or not.
+    """
+    spec = importlib.util.find_spec("litellm")
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    name = hashlib.sha1(_CL100K_URL.encode()).hexdigest()  # tiktoken's cache file name
+    for root in roots:
+        path = Path(root) / "litellm_core_utils" / "tokenizers" / name
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest() != _CL100K_SHA256:
+            continue
+        ranks = {}
+        for line in data.splitlines():
+            if line:
+                token, rank = line.split()
+                ranks[base64.b64decode(token)] = int(rank)
+        return ranks
+    return None
+
+
 @lru_cache(maxsize=1)
 def _tiktoken_encoder() -> Callable[[str], list[int]] | None:
     try:
         import tiktoken  # optional; imported lazily
     except ImportError:
         return None
+    ranks = _bundled_cl100k_ranks()
+    if ranks is not None:
+        return tiktoken.Encoding(name="cl100k_base", pat_str=_CL100K_PATTERN, mergeable_ranks=ranks,
+                                 special_tokens=_CL100K_SPECIAL).encode_ordinary
     try:
-        return tiktoken.get_encoding("cl100k_base").encode
-    except Exception:  # encoding files unavailable offline
+        return tiktoken.get_encoding("cl100k_base").encode_ordinary
+    except (OSError, ValueError):  # no bundled copy, no cache and no network
         return None
 
 
-def count_tokens(text: str, *, exact: bool = True) -> int:
+def count_tokens(text: str, *, exact: bool = False) -> int:
     """Number of tokens in ``text``.
 
     Args:
         text: The text.
-        exact: Use tiktoken when it is installed; False forces the approximation.
+        exact: Count cl100k_base tokens with tiktoken (about 7x slower; falls back to the
+            approximation when tiktoken or its encoding file is missing). The default
+            approximation is what every length statistic uses, so the same text gets the
+            same count in every process, whatever tiktoken's cache holds.
     """
     if exact:
         enc = _tiktoken_encoder()
@@ -104,9 +152,11 @@ def _approx_tokens_ascii(text: str) -> int:
     return n
 
 
-def tokenizer_name() -> str:
-    """Which token counter :func:`count_tokens` uses."""
-    return "tiktoken:cl100k_base" if _tiktoken_encoder() is not None else "regex-approximation"
+def tokenizer_name(*, exact: bool = False) -> str:
+    """Which token counter :func:`count_tokens` uses (with the same ``exact``)."""
+    if exact and _tiktoken_encoder() is not None:
+        return "tiktoken:cl100k_base"
+    return "regex-approximation"
 
 
 class LengthComparison(NamedTuple):
