@@ -51,7 +51,7 @@ def test_choosing_the_ray_engine_does_not_import_ray() -> None:
 def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    with pytest.raises(MissingDependencyError, match=r"pip install 'judge-debias\[ray\]'"):
+    with pytest.raises(MissingDependencyError, match=r'pip install "judge-debias\[ray\]"'):
         get_engine("ray").audit("x.jsonl", None)  # type: ignore[arg-type]
     src = tmp_path / "in.jsonl"
     src.write_text(_items(1)[0].model_dump_json() + "\n")

@@ -31,7 +31,6 @@ callers use :func:`asyncio.to_thread`); calls on one base model run one at a tim
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -44,13 +43,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from debias import optional
 from debias.backends.base import Message
-from debias.errors import ConfigError, FatalModelError, MissingDependencyError
+from debias.errors import ConfigError, FatalModelError
 from debias.types import Usage
 
 log = logging.getLogger(__name__)
-
-INSTALL_HINT = 'pip install "judge-debias[local]"'
 
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}"
@@ -73,13 +71,7 @@ def require(module: str) -> Any:
     Raises:
         MissingDependencyError: When ``module`` cannot be imported.
     """
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"local models need the Python package {module!r}, which could not be imported "
-            f"({exc}); install the local extra: {INSTALL_HINT}"
-        ) from exc
+    return optional.require(module, "local", purpose="local models")
 
 
 class LocalLMSpec(BaseModel):

@@ -16,28 +16,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from debias.audit.importers.parquet import is_parquet, parquet_records, pyarrow_parquet
+from debias.audit.importers.parquet import is_parquet, parquet_records
 from debias.audit.records import Pending
-from debias.errors import InputError, MissingDependencyError
+from debias.errors import InputError
 from debias.io import parse_item, validation_message
+from debias.optional import require
 from debias.types import Item
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 FORMATS = ("jsonl", "parquet")
-
-
-def pyarrow_fs() -> Any:
-    """The ``pyarrow.fs`` module.
-
-    Raises:
-        MissingDependencyError: pyarrow is not installed (names the extra).
-    """
-    try:
-        import pyarrow.fs as pafs
-    except ImportError:
-        raise MissingDependencyError("reading URIs and Parquet needs pyarrow: pip install "
-                                     "'judge-debias[ray]' (or judge-debias[parquet])") from None
-    return pafs
 
 
 def is_uri(source: str) -> bool:
@@ -82,7 +69,7 @@ class InputFile:
         Raises:
             InputError: The file is not readable Parquet.
         """
-        pq = pyarrow_parquet()
+        pq = require("pyarrow.parquet", "parquet", purpose="reading Parquet")
         try:
             return pq.ParquetFile(self.fs.open_input_file(self.path))
         except Exception as exc:  # ArrowInvalid/OSError for a broken footer
@@ -117,7 +104,7 @@ def resolve(source: str, fmt: str = "auto") -> list[InputFile]:
     if fmt not in ("auto", *FORMATS):
         raise ConfigError(f"format {fmt!r}: this engine reads jsonl and parquet inputs "
                           "(use --engine local for the other formats)")
-    pafs = pyarrow_fs()
+    pafs = require("pyarrow.fs", "parquet", purpose="reading URIs")
     if is_uri(source):
         try:
             fs, path = pafs.FileSystem.from_uri(source)

@@ -27,14 +27,14 @@ Frameworks are imported lazily with :func:`require`, which names the extra to in
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from debias.errors import ConfigError, JudgeError, MissingDependencyError
+from debias import optional
+from debias.errors import ConfigError, JudgeError
 from debias.judges import create_judge
 from debias.judges.base import Judge, JudgeRequest, Message
 from debias.judges.function import Convention, FunctionJudge
@@ -61,13 +61,7 @@ def require(module: str, extra: str) -> ModuleType:
         MissingDependencyError: When ``module`` cannot be imported; the message says
             ``pip install "judge-debias[EXTRA]"``.
     """
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"this adapter needs the Python package {module!r}, which could not be imported "
-            f"({exc}); install it with: pip install \"judge-debias[{extra}]\""
-        ) from exc
+    return optional.require(module, extra, purpose="this adapter")
 
 
 class DebiasSettings(BaseModel):

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from debias.backends.base import Sampling
-from debias.errors import BiasDetectedError, ConfigError, MissingDependencyError, VerdictParseError
+from debias.errors import BiasDetectedError, ConfigError, VerdictParseError
 from debias.loop import Debiaser
+from debias.optional import require
 from debias.proxy.catalog import default_registry
 from debias.proxy.config import ProxyConfig
 from debias.proxy.judge import CONTEXT_KEY, ProxyCall, TemplateJudge
@@ -45,16 +46,6 @@ logger = logging.getLogger(__name__)
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 #: Request fields that make a chat something other than one plain judgement.
 _NOT_A_JUDGEMENT = ("tools", "functions", "tool_choice", "function_call", "response_format")
-
-
-def import_fastapi() -> Any:
-    """Import FastAPI, or explain which extra to install."""
-    try:
-        import fastapi
-    except ImportError as exc:
-        raise MissingDependencyError("debias serve needs FastAPI and uvicorn: pip install "
-                                     "'judge-debias[proxy]'") from exc
-    return fastapi
 
 
 class BadRequest(Exception):
@@ -177,7 +168,7 @@ def create_app(config: ProxyConfig, *, registry: TemplateRegistry | None = None,
         MissingDependencyError: FastAPI is not installed.
         ConfigError: Bad settings (unknown template or detector, bad judge spec).
     """
-    fastapi = import_fastapi()
+    fastapi = require("fastapi", "proxy", purpose="debias serve")
     from fastapi.responses import JSONResponse, StreamingResponse
 
     service = ProxyService(config, registry=registry, upstream=upstream)

@@ -8,24 +8,14 @@ import threading
 import time
 from typing import Any
 
-from debias.errors import MissingDependencyError
+from debias.optional import require
 from debias.proxy.app import create_app
 from debias.proxy.config import ProxyConfig
 from debias.proxy.templates import TemplateRegistry
 
 
-def import_uvicorn() -> Any:
-    """Import uvicorn, or explain which extra to install."""
-    try:
-        import uvicorn
-    except ImportError as exc:
-        raise MissingDependencyError("debias serve needs uvicorn: pip install "
-                                     "'judge-debias[proxy]'") from exc
-    return uvicorn
-
-
 def _uvicorn_config(app: Any, host: str, port: int, log_level: str) -> Any:
-    uvicorn = import_uvicorn()
+    uvicorn = require("uvicorn", "proxy", purpose="debias serve")
     # access logs off: they would record every request line (never keys, but noise)
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                           timeout_keep_alive=30, lifespan="on")
@@ -34,7 +24,7 @@ def _uvicorn_config(app: Any, host: str, port: int, log_level: str) -> Any:
 def serve(config: ProxyConfig, *, host: str = "127.0.0.1", port: int = 8000,
           log_level: str = "info", registry: TemplateRegistry | None = None) -> None:
     """Serve the proxy until interrupted."""
-    uvicorn = import_uvicorn()
+    uvicorn = require("uvicorn", "proxy", purpose="debias serve")
     uvicorn.Server(_uvicorn_config(create_app(config, registry=registry), host, port, log_level)).run()
 
 
@@ -82,7 +72,7 @@ class ProxyServer:
         Raises:
             RuntimeError: The server did not start in time.
         """
-        uvicorn = import_uvicorn()
+        uvicorn = require("uvicorn", "proxy", purpose="debias serve")
         self._server = uvicorn.Server(_uvicorn_config(self.app, self.host, self.port, "warning"))
         self._server.install_signal_handlers = lambda: None  # not the main thread
         self._thread = threading.Thread(target=self._server.run, name=f"debias-proxy-{self.port}",

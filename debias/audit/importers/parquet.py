@@ -19,26 +19,13 @@ from typing import Any, ClassVar
 
 from debias.audit.importers.registry import ImportOptions, register_importer
 from debias.audit.records import BadRecord, Pending
-from debias.errors import InputError, MissingDependencyError
+from debias.errors import InputError
+from debias.optional import require
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 MAGIC = b"PAR1"
 #: Rows converted per pyarrow batch.
 BATCH_ROWS = 4096
-
-
-def pyarrow_parquet() -> Any:
-    """The ``pyarrow.parquet`` module.
-
-    Raises:
-        MissingDependencyError: pyarrow is not installed (names the extra).
-    """
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise MissingDependencyError("reading Parquet needs pyarrow: pip install 'judge-debias[parquet]' "
-                                     "(or judge-debias[ray])") from None
-    return pq
 
 
 def is_parquet(name: str) -> bool:
@@ -120,7 +107,7 @@ class ParquetImporter:
             return fh.read(4) == MAGIC
 
     def read(self, path: Path, options: ImportOptions) -> Iterator[Pending | BadRecord]:
-        pq = pyarrow_parquet()
+        pq = require("pyarrow.parquet", "parquet", purpose="reading Parquet")
         try:
             pf = pq.ParquetFile(str(path))
         except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for a broken footer

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from debias.errors import MissingDependencyError
+from debias.optional import require
 
 
 def require_ray() -> Any:
@@ -15,13 +15,9 @@ def require_ray() -> Any:
     Raises:
         MissingDependencyError: Ray Data or pyarrow is missing (names the extra).
     """
-    try:
-        import pyarrow  # noqa: F401
-        import ray
-        import ray.data
-    except ImportError as exc:
-        raise MissingDependencyError(f"--engine ray needs Ray Data and pyarrow ({exc.name} is missing): "
-                                     "pip install 'judge-debias[ray]'") from None
+    ray = require("ray", "ray", purpose="--engine ray")
+    for module in ("ray.data", "pyarrow"):
+        require(module, "ray", purpose="--engine ray")
     return ray
 
 
