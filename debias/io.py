@@ -6,7 +6,8 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,12 +45,51 @@ def parse_item(line: str, line_no: int, source: str | None = None) -> Item:
                          source=source) from None
     if not isinstance(data, dict):
         raise InputError(f"expected a JSON object, got {type(data).__name__}", line=line_no, source=source)
-    data.pop("result", None)
+    return item_from_record(data, line_no, source)
+
+
+def item_from_record(data: Mapping[str, Any], line_no: int, source: str | None = None) -> Item:
+    """Validate one decoded record (a JSON object, a Parquet row) into an :class:`Item`.
+
+    A ``result`` field (a results file fed back as input) is ignored.
+
+    Raises:
+        InputError: Naming the line and the field that is wrong.
+    """
+    fields = {k: v for k, v in data.items() if k != "result"}
     try:
-        return Item.model_validate(data)
+        return Item.model_validate(fields)
     except ValidationError as exc:
         field, msg = validation_message(exc)
         raise InputError(msg, line=line_no, field=field, source=source) from None
+
+
+def report_invalid(exc: InputError, skip_invalid: bool, errors: list[InputError] | None) -> None:
+    """Raise ``exc``, or with ``skip_invalid`` record it in ``errors`` (when given)."""
+    if not skip_invalid:
+        raise exc
+    if errors is not None:
+        errors.append(exc)
+
+
+def unique_items(records: Iterable[tuple[int, str, Callable[[], Item]]], *, skip_invalid: bool = False,
+                 errors: list[InputError] | None = None) -> Iterator[tuple[int, Item]]:
+    """``(line, item)`` for each ``(line, source, parse)`` record, refusing repeated ids.
+
+    Raises:
+        InputError: From ``parse``, or for an id seen before, unless ``skip_invalid``.
+    """
+    seen: set[str] = set()
+    for line_no, source, parse in records:
+        try:
+            item = parse()
+            if item.id in seen:
+                raise InputError(f"duplicate id {item.id!r}", line=line_no, field="id", source=source)
+        except InputError as exc:
+            report_invalid(exc, skip_invalid, errors)
+            continue
+        seen.add(item.id)
+        yield line_no, item
 
 
 def iter_items(path: str | Path, *, skip_invalid: bool = False,
@@ -65,23 +105,10 @@ def iter_items(path: str | Path, *, skip_invalid: bool = False,
         InputError: On the first invalid line unless ``skip_invalid``; also for duplicate ids.
     """
     source = str(path)
-    seen: set[str] = set()
     with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = parse_item(line, line_no, source)
-                if item.id in seen:
-                    raise InputError(f"duplicate id {item.id!r}", line=line_no, field="id", source=source)
-                seen.add(item.id)
-            except InputError as exc:
-                if not skip_invalid:
-                    raise
-                if errors is not None:
-                    errors.append(exc)
-                continue
-            yield line_no, item
+        yield from unique_items(((n, source, partial(parse_item, line, n, source))
+                                 for n, line in enumerate(fh, start=1) if line.strip()),
+                                skip_invalid=skip_invalid, errors=errors)
 
 
 def repair_tail(path: str | Path) -> int:

@@ -60,7 +60,7 @@ from typing import IO, Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from debias.errors import InputError
-from debias.io import csv_records, raise_csv_field_limit
+from debias.io import csv_records, raise_csv_field_limit, report_invalid
 from debias.ordering import to_original
 from debias.text.cues import normalise_statement
 from debias.types import Item, Verdict
@@ -557,10 +557,7 @@ def iter_rbd_csv(source: str | Path | IO[str], *, skip_invalid: bool = False,
                     exc = e
             else:
                 exc = got
-            if not skip_invalid:
-                raise exc
-            if errors is not None:
-                errors.append(exc)
+            report_invalid(exc, skip_invalid, errors)
     finally:
         if close:
             fh.close()

@@ -12,14 +12,13 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
-
-from pydantic import ValidationError
 
 from debias.audit.importers.parquet import is_parquet, parquet_records
 from debias.audit.records import Pending
 from debias.errors import InputError
-from debias.io import parse_item, validation_message
+from debias.io import item_from_record, parse_item, unique_items
 from debias.optional import require
 from debias.types import Item
 
@@ -147,13 +146,7 @@ def _checked(f: InputFile) -> InputFile:
 def _item(rec: Pending, source: str) -> Item:
     if isinstance(rec.payload, str):
         return parse_item(rec.payload, rec.line, source)
-    data = dict(rec.payload)  # type: ignore[arg-type]
-    data.pop("result", None)
-    try:
-        return Item.model_validate(data)
-    except ValidationError as exc:
-        field, msg = validation_message(exc)
-        raise InputError(msg, line=rec.line, field=field, source=source) from None
+    return item_from_record(rec.payload, rec.line, source)  # type: ignore[arg-type]
 
 
 def read_items(source: str, *, skip_invalid: bool = False,
@@ -173,18 +166,6 @@ def read_items(source: str, *, skip_invalid: bool = False,
             raise InputError("file not found", source=source)
         yield from iter_items(source, skip_invalid=skip_invalid, errors=errors)
         return
-    seen: set[str] = set()
-    for f in resolve(source):
-        for rec in f.records():
-            try:
-                item = _item(rec, f.name)
-                if item.id in seen:
-                    raise InputError(f"duplicate id {item.id!r}", line=rec.line, field="id", source=f.name)
-                seen.add(item.id)
-            except InputError as exc:
-                if not skip_invalid:
-                    raise
-                if errors is not None:
-                    errors.append(exc)
-                continue
-            yield rec.line, item
+    yield from unique_items(((rec.line, f.name, partial(_item, rec, f.name))
+                             for f in resolve(source) for rec in f.records()),
+                            skip_invalid=skip_invalid, errors=errors)

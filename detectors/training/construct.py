@@ -406,17 +406,14 @@ def read_clean_items(path: str | Path, *, skip_invalid: bool = False,
         InputError: naming the line and field of the first bad record (unless
             ``skip_invalid``, which collects errors into ``errors``).
     """
-    from debias.io import iter_items
+    from debias.io import iter_items, report_invalid
 
     out: list[Item] = []
     for line, item in iter_items(path, skip_invalid=skip_invalid, errors=errors):
         try:
             check_clean_item(item, line, str(path))
         except InputError as exc:
-            if not skip_invalid:
-                raise
-            if errors is not None:
-                errors.append(exc)
+            report_invalid(exc, skip_invalid, errors)
             continue
         out.append(item)
     return out
