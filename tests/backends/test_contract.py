@@ -37,7 +37,7 @@ from debias.backends import (
     create_backend,
     handle,
 )
-from debias.errors import FatalModelError, VerdictParseError
+from debias.errors import FatalModelError, JudgeError, LogprobsUnavailableError, VerdictParseError
 from debias.judges import ChatJudge, JudgeRequest
 from debias.ordering import cyclic_orders
 from debias.testing import (
@@ -243,6 +243,31 @@ def test_option_scores_are_log_probabilities_sync_and_async(case: Case,
     assert len(scores) == 2 and all(math.isfinite(s) and s <= 0 for s in scores)
     assert sum(math.exp(s) for s in scores) <= 1 + 1e-6
     assert again == pytest.approx(scores, abs=1e-6) and usage.calls == 1
+
+
+def test_logprobs_multiple_choice_concurrently(case: Case) -> None:
+    if case.name not in NETWORK:
+        pytest.skip("log-probabilities of a served model")
+    judge = ChatJudge(case.backend(CueFollowing()), mode="logprobs")
+
+    async def run() -> list:
+        return await asyncio.gather(*(judge.ajudge(_req(MC, o)) for o in cyclic_orders(4)))
+
+    for order, verdict in zip(cyclic_orders(4), asyncio.run(run()), strict=True):
+        assert verdict.choice == order[2]
+        assert verdict.probs is not None and max(verdict.probs) == verdict.probs[order[2]]
+        assert math.isclose(sum(verdict.probs), 1.0)
+
+
+def test_no_logprobs_from_the_server_is_a_clear_error(case: Case) -> None:
+    if case.name not in NETWORK:
+        pytest.skip("log-probabilities of a served model")
+    judge = ChatJudge(case.backend(), mode="logprobs")
+    assert case.server is not None
+    case.server.logprobs = False
+    with pytest.raises(LogprobsUnavailableError, match="mode='generate'") as info:
+        judge.judge(_req(PAIR, [0, 1]))
+    assert isinstance(info.value, JudgeError)
 
 
 # ----------------------------------------------------------------------------- verdicts

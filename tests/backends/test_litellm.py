@@ -8,7 +8,6 @@ option scoring, the pre-flight credential check.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import subprocess
 import sys
@@ -22,11 +21,9 @@ from debias.backends.litellm_backend import (
     import_litellm,
     score_options,
 )
-from debias.errors import ConfigError, JudgeError
+from debias.errors import ConfigError
 from debias.judges import ChatJudge, JudgeRequest, create_judge
-from debias.ordering import cyclic_orders
 from debias.testing import (
-    CueFollowing,
     Garbage,
     OpenAIServer,
     PositionBiased,
@@ -34,7 +31,7 @@ from debias.testing import (
 )
 from debias.testing.openai_server import count_prompt_tokens
 from debias.types import Item
-from tests.backends.items import FAST, MC, PAIR
+from tests.backends.items import FAST, PAIR
 
 KEY = "sk-test"
 
@@ -169,29 +166,6 @@ def test_logprobs_mode_reads_a_distribution(srv: OpenAIServer, order: list[int],
     assert body["logprobs"] is True and body["top_logprobs"] == 20
     assert body["max_tokens"] == (1 if prefill else backend.scan_tokens)
     assert (body["messages"][-1]["role"] == "assistant") is prefill
-
-
-def test_logprobs_multiple_choice_async(srv: OpenAIServer) -> None:
-    srv.responder = CueFollowing()
-    judge = ChatJudge(LiteLLMBackend("openai/test-judge", api_base=srv.base_url, api_key=KEY,
-                                     retry=FAST), mode="logprobs")
-
-    async def run() -> list:
-        return await asyncio.gather(*(judge.ajudge(_req(MC, o)) for o in cyclic_orders(4)))
-
-    for order, verdict in zip(cyclic_orders(4), asyncio.run(run()), strict=True):
-        assert verdict.choice == order[2]
-        assert verdict.probs is not None and max(verdict.probs) == verdict.probs[order[2]]
-        assert math.isclose(sum(verdict.probs), 1.0)
-
-
-def test_no_logprobs_from_provider_is_a_clear_error(srv: OpenAIServer) -> None:
-    srv.logprobs = False
-    judge = ChatJudge(LiteLLMBackend("openai/test-judge", api_base=srv.base_url, api_key=KEY,
-                                     retry=FAST), mode="logprobs")
-    with pytest.raises(LogprobsUnavailableError, match="mode='generate'") as info:
-        judge.judge(_req(PAIR, [0, 1]))
-    assert isinstance(info.value, JudgeError)
 
 
 def test_provider_refusing_logprobs_params_is_a_logprobs_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import subprocess
 import sys
 import threading
@@ -33,12 +32,10 @@ from debias.errors import (
 )
 from debias.judges import ChatJudge, JudgeRequest, create_judge
 from debias.loop import Debiaser
-from debias.ordering import cyclic_orders
 from debias.retry import ErrorKind, HTTPStatusError, RetryPolicy, classify
 from debias.runner import arun_batch
 from debias.testing import (
     AlwaysError,
-    CueFollowing,
     Flaky,
     OpenAIServer,
     PositionBiased,
@@ -51,7 +48,7 @@ from debias.testing import (
 )
 from debias.testing.openai_server import count_prompt_tokens
 from debias.types import Item
-from tests.backends.items import FAST, MC, MSGS, PAIR
+from tests.backends.items import FAST, MSGS, PAIR
 
 KEY = "sk-compat-0123456789abcdef"
 MODEL = "test-judge"
@@ -375,25 +372,6 @@ def test_logprobs_mode_reads_a_distribution(srv: OpenAIServer, order: list[int],
     assert body["logprobs"] is True and body["top_logprobs"] == 20  # type: ignore[index]
     assert body["max_tokens"] == (1 if prefill else judge.backend.scan_tokens)  # type: ignore[index, attr-defined]
     assert (body["messages"][-1]["role"] == "assistant") is prefill  # type: ignore[index]
-
-
-def test_logprobs_multiple_choice_concurrently(srv: OpenAIServer) -> None:
-    srv.responder = CueFollowing()
-    judge = _judge(srv, mode="logprobs")
-
-    async def run() -> list:
-        return await asyncio.gather(*(judge.ajudge(_req(MC, o)) for o in cyclic_orders(4)))
-
-    for order, verdict in zip(cyclic_orders(4), asyncio.run(run()), strict=True):
-        assert verdict.choice == order[2]
-        assert verdict.probs is not None and max(verdict.probs) == verdict.probs[order[2]]
-        assert math.isclose(sum(verdict.probs), 1.0)
-
-
-def test_no_logprobs_from_the_server_is_a_clear_error(srv: OpenAIServer) -> None:
-    srv.logprobs = False
-    with pytest.raises(LogprobsUnavailableError, match="mode='generate'"):
-        _judge(srv, mode="logprobs").judge(_req(PAIR, [0, 1]))
 
 
 def test_server_refusing_logprobs_is_a_logprobs_error_and_auto_falls_back(srv: OpenAIServer) -> None:
