@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from debias.proxy.server import free_port
 from debias.testing import OpenAIServer
 from debias.testing.bench_judges import SlotJudge
 from tests.proxy_prompts import client_reads, messages
+from tests.subprocess_server import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,15 +56,8 @@ def test_debias_serve_process_answers_a_judge_prompt() -> None:
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
-                time.sleep(0.2)
+            wait_until_healthy(f"{url}/health", proc, timeout=120, poll=0.2,
+                               output=lambda: proc.stdout.read() if proc.stdout else "")
             chat = messages("mtbench-pair-math-v1", "What is 3*3?", "9 [correct]", "6")
             resp = httpx.post(f"{url}/v1/chat/completions", json={"model": "gpt-4", "messages": chat},
                               timeout=30)

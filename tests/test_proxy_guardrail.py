@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
@@ -18,6 +16,7 @@ from debias.proxy.server import free_port
 from debias.testing import OpenAIServer
 from debias.testing.bench_judges import MarkerJudge, SlotJudge
 from tests.proxy_prompts import client_reads, messages
+from tests.subprocess_server import wait_until_healthy
 
 pytestmark = pytest.mark.network
 guardrail = pytest.importorskip("debias.proxy.litellm_guardrail",
@@ -95,16 +94,8 @@ def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
                                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 240
-            while True:
-                try:
-                    if httpx.get(f"{url}/health/liveliness", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"litellm proxy did not start:\n{(folder / 'proxy.log').read_text()[-3000:]}")
-                time.sleep(1)
+            wait_until_healthy(f"{url}/health/liveliness", proc, timeout=240, poll=1,
+                               output=lambda: (folder / "proxy.log").read_text())
             yield url, upstream
         finally:
             proc.terminate()
