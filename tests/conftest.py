@@ -12,13 +12,14 @@ import ipaddress
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from debias.backends import backends
 from debias.judges import judges
+from debias.testing import OpenAIServer, PositionBiased
 from debias.testing.backend import scripted_backend
 from debias.testing.judge import scripted_judge
 
@@ -173,3 +174,19 @@ def _write_llmbar(root: Path, n: int = 3) -> Path:
 def write_llmbar():
     """Writes a tiny LLMBar tree: ``write_llmbar(root, n=3) -> root``."""
     return _write_llmbar
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OpenAIServer]:
+    """A loopback OpenAI-compatible server (one per test module), position-biased."""
+    with OpenAIServer(PositionBiased()) as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server: OpenAIServer) -> Iterator[OpenAIServer]:
+    """The module's server with an empty log, log-probabilities on, reset after the test."""
+    server.clear_log()
+    server.logprobs = True
+    yield server
+    server.responder = PositionBiased()

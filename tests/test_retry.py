@@ -18,16 +18,14 @@ from debias.testing import (
     AlwaysError,
     Flaky,
     OpenAIServer,
-    PositionBiased,
     Slow,
     always_500,
     auth_error,
     bad_request,
 )
+from tests.backends.items import FAST, MSGS, all_text
 
 KEY = "sk-test-0123456789abcdef"
-FAST = RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0)
-MSGS = [{"role": "user", "content": "### Instruction:\nPick.\n### Output (a):\nx\n### Output (b):\ny"}]
 SAMPLING = Sampling(max_tokens=16)
 
 # ----------------------------------------------------------------------------- policy
@@ -255,32 +253,9 @@ def test_retrier_async_shares_the_logic() -> None:
 # ----------------------------------------------------------------------------- through litellm
 
 
-@pytest.fixture(scope="module")
-def server():
-    with OpenAIServer(PositionBiased()) as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: OpenAIServer) -> OpenAIServer:
-    server.clear_log()
-    yield server
-    server.responder = PositionBiased()
-
-
 def _backend(srv: OpenAIServer, **kw) -> LiteLLMBackend:
     kw.setdefault("retry", FAST)
     return LiteLLMBackend("openai/test-judge", api_base=srv.base_url, api_key=KEY, **kw)
-
-
-def _all_text(exc: BaseException) -> str:
-    """The error's message and everything chained to it (what a traceback would print)."""
-    parts = []
-    seen: BaseException | None = exc
-    while seen is not None:
-        parts.append(f"{type(seen).__name__}: {seen}")
-        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
-    return "\n".join(parts)
 
 
 def test_429_then_200_is_retried_and_succeeds(srv: OpenAIServer) -> None:
@@ -341,7 +316,7 @@ def test_fatal_errors_fail_fast_without_leaking_the_key(srv: OpenAIServer, respo
         _backend(srv).complete(MSGS, SAMPLING)
     assert srv.request_count == 1
     assert srv.requests[0].headers["authorization"] == f"Bearer {KEY}"  # the key was sent ...
-    text = _all_text(info.value)
+    text = all_text(info.value)
     assert KEY not in text and "0123456789abcdef" not in text  # ... and never shown
     assert KEY not in repr(_backend(srv))
     assert f"HTTP {status}" in str(info.value) and hint in str(info.value)
@@ -377,7 +352,7 @@ def test_async_path_retries_and_fails_fast(srv: OpenAIServer) -> None:
     srv.responder = auth_error()
     with pytest.raises(FatalModelError) as info:
         asyncio.run(backend.acomplete(MSGS, SAMPLING))
-    assert srv.request_count == 1 and KEY not in _all_text(info.value)
+    assert srv.request_count == 1 and KEY not in all_text(info.value)
 
 
 def test_async_timeouts_are_retried(srv: OpenAIServer) -> None:

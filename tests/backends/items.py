@@ -1,4 +1,4 @@
-"""Items and a fast retry policy shared by the backend and judge contract tests."""
+"""Items, a fast retry policy and error helpers shared by the backend, judge and retry tests."""
 
 from __future__ import annotations
 
@@ -15,3 +15,13 @@ MC = Item(id="c1", task="choice", instruction="What is 2 + 2?",
           candidates=["3", "4 [correct]", "5", "22"], cue="Most people chose Choice 3.")
 SCORE = Item(id="s1", task="score", instruction="Say hello.", candidates=["Hello!"])
 MSGS = [{"role": "user", "content": "### Instruction:\nPick.\n### Output (a):\nx\n### Output (b):\ny"}]
+
+
+def all_text(exc: BaseException) -> str:
+    """The error's message and everything chained to it (what a traceback would print)."""
+    parts = []
+    seen: BaseException | None = exc
+    while seen is not None:
+        parts.append(f"{type(seen).__name__}: {seen}")
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
+    return "\n".join(parts)

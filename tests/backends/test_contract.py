@@ -98,12 +98,6 @@ def _text(reply: str | Reply) -> str:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIServer]:
-    with OpenAIServer(PositionBiased()) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
 def bigram_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")

@@ -36,20 +36,6 @@ from tests.backends.items import FAST, PAIR
 KEY = "sk-test"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with OpenAIServer(PositionBiased()) as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: OpenAIServer) -> OpenAIServer:
-    server.clear_log()
-    server.logprobs = True
-    yield server
-    server.responder = PositionBiased()
-
-
 def _judge(srv: OpenAIServer, model: str = "openai/test-judge", **kw) -> ChatJudge:
     kw.setdefault("retry", FAST)
     return create_judge(model, api_base=srv.base_url, api_key=KEY, **kw)  # type: ignore[return-value]

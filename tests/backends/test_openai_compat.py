@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,24 +47,10 @@ from debias.testing import (
 )
 from debias.testing.openai_server import count_prompt_tokens
 from debias.types import Item
-from tests.backends.items import FAST, MSGS, PAIR
+from tests.backends.items import FAST, MSGS, PAIR, all_text
 
 KEY = "sk-compat-0123456789abcdef"
 MODEL = "test-judge"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIServer]:
-    with OpenAIServer(PositionBiased()) as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: OpenAIServer) -> Iterator[OpenAIServer]:
-    server.clear_log()
-    server.logprobs = True
-    yield server
-    server.responder = PositionBiased()
 
 
 def _backend(srv: OpenAIServer, **kw: object) -> OpenAICompatBackend:
@@ -82,16 +67,6 @@ def _judge(srv: OpenAIServer, **kw: object) -> ChatJudge:
 
 def _req(item: Item, order: list[int], with_cue: bool = True) -> JudgeRequest:
     return JudgeRequest(item=item, order=order, with_cue=with_cue)
-
-
-def _all_text(exc: BaseException) -> str:
-    """The error's message and everything chained to it (what a traceback would print)."""
-    parts = []
-    seen: BaseException | None = exc
-    while seen is not None:
-        parts.append(f"{type(seen).__name__}: {seen}")
-        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
-    return "\n".join(parts)
 
 
 def _sync_or_async(backend: OpenAICompatBackend, way: str) -> object:
@@ -283,7 +258,7 @@ def test_fatal_errors_fail_fast_without_leaking_the_key(srv: OpenAIServer, respo
         _sync_or_async(_backend(srv), way)
     assert srv.request_count == 1
     assert srv.requests[0].headers["authorization"] == f"Bearer {KEY}"  # the key was sent ...
-    text = _all_text(info.value)
+    text = all_text(info.value)
     assert "0123456789abcdef" not in text  # ... and never shown, even when echoed back
     msg = str(info.value)
     assert f"HTTP {status}" in msg and hint in msg and MODEL in msg and srv.base_url in msg
@@ -297,7 +272,7 @@ def test_auth_error_names_the_key_variable(srv: OpenAIServer, monkeypatch: pytes
     with pytest.raises(FatalModelError, match=r"check MY_VLLM_KEY.*Incorrect API key provided: "
                                               r"\[redacted\]") as info:
         backend.complete(MSGS, Sampling(max_tokens=8))
-    assert "abcdef123456" not in _all_text(info.value)
+    assert "abcdef123456" not in all_text(info.value)
 
 
 def test_credential_headers_replace_the_bearer_and_are_redacted(srv: OpenAIServer) -> None:
@@ -306,7 +281,7 @@ def test_credential_headers_replace_the_bearer_and_are_redacted(srv: OpenAIServe
                                   headers={"api-key": "azure-secret-987654"})
     with pytest.raises(FatalModelError, match="HTTP 401") as info:
         backend.complete(MSGS, Sampling(max_tokens=8))
-    assert "azure-secret-987654" not in _all_text(info.value)
+    assert "azure-secret-987654" not in all_text(info.value)
     assert srv.requests[0].headers["api-key"] == "azure-secret-987654"
     assert "authorization" not in srv.requests[0].headers
     own = OpenAICompatBackend(MODEL, srv.base_url, api_key=KEY, headers={"Authorization": "Token t-1"})
