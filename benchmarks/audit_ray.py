@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from audit_throughput import generate  # noqa: E402
+from audit_throughput import generate, tree_stats  # noqa: E402
 
 from debias.audit.engine import chunk_tallies, merge_chunks  # noqa: E402
 from debias.audit.importers import open_input  # noqa: E402
@@ -70,24 +70,8 @@ def max_metric_diff(a: dict[str, Any], b: dict[str, Any]) -> float:
 
 def _descendant_ticks(root: int) -> dict[int, int]:
     """CPU clock ticks (user + system) of every live descendant of ``root``."""
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        ticks[int(entry)] = int(fields[11]) + int(fields[12])
-    out, stack = {}, list(children.get(root, []))
-    while stack:
-        pid = stack.pop()
-        out[pid] = ticks.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return out
+    return {pid: int(fields[11]) + int(fields[12])
+            for pid, fields in tree_stats(root).items() if pid != root}
 
 
 class TreeCPU:

@@ -84,27 +84,36 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
             fh.write(json.dumps(item) + "\n")
 
 
-def _tree_rss(pid: int) -> tuple[int, int]:
-    """(RSS of ``pid``, RSS summed over ``pid`` and its descendants), in bytes."""
+def tree_stats(root: int) -> dict[int, list[str]]:
+    """``/proc/PID/stat`` fields (those after the command name) of ``root`` and its live
+    descendants, by pid."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
-            ppid, pages = int(fields[1]), int(fields[21])
+            ppid = int(fields[1])
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [pid]
+        stats[int(entry)] = fields
+    out, stack = {}, [root]
     while stack:
-        p = stack.pop()
-        total += rss.get(p, 0)
-        stack.extend(children.get(p, []))
-    return rss.get(pid, 0), total
+        pid = stack.pop()
+        if pid in stats:
+            out[pid] = stats[pid]
+        stack.extend(children.get(pid, []))
+    return out
+
+
+def _tree_rss(pid: int) -> tuple[int, int]:
+    """(RSS of ``pid``, RSS summed over ``pid`` and its descendants), in bytes."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    rss = {p: int(fields[21]) * page for p, fields in tree_stats(pid).items()}
+    return rss.get(pid, 0), sum(rss.values())
 
 
 def run_audit(path: Path, detectors: str, jobs: int, out_json: Path, sentiment: str | None = None) -> dict:
