@@ -217,7 +217,7 @@ class _Base:
         self.load_seconds = time.perf_counter() - started
         tok = self.tokenizer
         if spec.gguf_file:
-            _apply_gguf_special_tokens(Path(spec.path) / spec.gguf_file, tok, self.model)
+            _align_gguf_special_tokens(tok, self.model)
         tok.padding_side = "left"
         if tok.pad_token is None:
             if tok.eos_token is None:
@@ -624,29 +624,21 @@ class LocalModelPool:
             self._views.clear()
 
 
-_GGUF_SPECIAL = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id"}
+def _align_gguf_special_tokens(tok: Any, model: Any) -> None:
+    """Give a GGUF tokenizer (and the generation config) the model config's bos/eos.
 
-
-def _apply_gguf_special_tokens(path: Path, tok: Any, model: Any) -> None:
-    """Make the tokenizer's and generation config's bos/eos match the GGUF metadata.
-
-    Some transformers releases (seen with 5.17) rebuild a GGUF tokenizer with the wrong
-    eos token (the bos one), so generation stops at the first ``<|im_start|>``. The GGUF
-    header is the source of truth; reading it costs a memory map, not a tensor load.
+    transformers reads both from the GGUF header, but some releases (seen with 5.17)
+    rebuild the tokenizer with the bos token as eos, so generation stopped at the first
+    ``<|im_start|>``. The config built from the same header has them right: taking them
+    from it costs no second parse of the file (about 2 s for SmolLM2's GGUF).
     """
-    gguf = require("gguf")
-    fields = gguf.GGUFReader(str(path)).fields
-    for role, key in _GGUF_SPECIAL.items():
-        field = fields.get(key)
-        if field is None:
-            continue
-        token_id = int(field.contents())
-        if not 0 <= token_id < len(tok):
-            continue  # a header naming a token the vocabulary lacks: keep what transformers built
+    for role in ("bos", "eos"):
+        token_id = getattr(model.config, f"{role}_token_id", None)
+        if not isinstance(token_id, int) or not 0 <= token_id < len(tok):
+            continue  # none, several, or one the vocabulary lacks: keep what transformers built
         if getattr(tok, f"{role}_token_id") != token_id:
             setattr(tok, f"{role}_token", tok.convert_ids_to_tokens(token_id))
         setattr(model.generation_config, f"{role}_token_id", token_id)
-        setattr(model.config, f"{role}_token_id", token_id)
 
 
 def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
@@ -669,7 +661,7 @@ def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[s
     require("gguf")
     tok = transformers.AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
     quantized = transformers.AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name)
-    _apply_gguf_special_tokens(src, tok, quantized)
+    _align_gguf_special_tokens(tok, quantized)
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

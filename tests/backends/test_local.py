@@ -473,8 +473,9 @@ def test_local_backend_refuses_an_api_base_and_names_adapters(model_dir: Path,
 
 
 def test_gguf_header_decides_bos_and_eos(gguf_file: Path) -> None:
-    """A tokenizer rebuilt with the wrong eos (transformers 5.17 gives the bos) is corrected."""
-    from debias.backends.local_lm import _apply_gguf_special_tokens
+    """A tokenizer rebuilt with the wrong eos (transformers 5.17 gives the bos) is corrected
+    from the config transformers read from the same GGUF header."""
+    from debias.backends.local_lm import _align_gguf_special_tokens
 
     g = LocalLM(gguf_file, device="cpu")
     tok, model = g.tokenizer, g.model
@@ -482,6 +483,6 @@ def test_gguf_header_decides_bos_and_eos(gguf_file: Path) -> None:
     assert right_eos != right_bos
     tok.eos_token = tok.convert_ids_to_tokens(right_bos)  # the misbuilt state
     model.generation_config.eos_token_id = right_bos
-    _apply_gguf_special_tokens(gguf_file, tok, model)
+    _align_gguf_special_tokens(tok, model)
     assert (tok.eos_token_id, tok.bos_token_id) == (right_eos, right_bos)
     assert model.generation_config.eos_token_id == right_eos
